@@ -1,0 +1,2 @@
+export * from './shell-quote.js';
+export * from './net-names.js';
