@@ -1,0 +1,41 @@
+/**
+ * The one description of every configuration key: its type, default, bounds and documentation.
+ * The YAML example file and the README's configuration table are written from this list.
+ */
+export interface ConfigKeySpec {
+  /** snake_case key as written in the YAML file. */
+  key: string;
+  /** Environment variables that set it, the first present wins. */
+  env: string[];
+  type: 'string' | 'integer' | 'boolean' | 'string-list';
+  default: string | number | boolean | string[] | null;
+  doc: string;
+  minimum?: number;
+  maximum?: number;
+  enum?: string[];
+  pattern?: string;
+  secret?: boolean;
+}
+
+const zs = (key: string) => `ZFS_SYNC_${key.toUpperCase()}`;
+
+export const CONFIG_KEYS = [
+  { key: 'database_url', env: ['DATABASE_URL', zs('database_url')], type: 'string', pattern: '^postgres(ql)?://', default: 'postgresql://postgres@127.0.0.1:5432/zfs_sync', doc: 'PostgreSQL connection URL. The database is created if it does not exist.' },
+  { key: 'redis_url', env: ['REDIS_URL', zs('redis_url')], type: 'string', pattern: '^rediss?://', default: 'redis://127.0.0.1:6379', doc: 'Redis connection URL (BullMQ queues, rate limits).' },
+  { key: 'port', env: ['PORT', zs('port')], type: 'integer', minimum: 0, maximum: 65535, default: 8000, doc: 'HTTP port of the ingest API.' },
+  { key: 'host', env: [zs('host')], type: 'string', default: '0.0.0.0', doc: 'Address the ingest API listens on.' },
+  { key: 'ops_port', env: [zs('ops_port')], type: 'integer', minimum: 0, maximum: 65535, default: 9464, doc: 'Port of the workers\' ops server (/metrics, /healthz, /readyz). 0 picks a free port.' },
+  { key: 'log_level', env: [zs('log_level')], type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', doc: 'Minimum log level.' },
+  { key: 'log_format', env: [zs('log_format')], type: 'string', enum: ['auto', 'json', 'pretty'], default: 'auto', doc: 'auto = pretty in a terminal, JSON otherwise.' },
+  { key: 'admin_token', env: [zs('admin_token')], type: 'string', default: null, secret: true, doc: 'Operator token (Authorization: Bearer … or X-API-Key). Unset: one is generated at first start, printed once, and only its hash stored.' },
+  { key: 'enrollment_token', env: [zs('enrollment_token')], type: 'string', default: null, secret: true, doc: 'Token agents use to register their own system (POST /systems). Unset: enrollment disabled.' },
+  { key: 'open_registration', env: [zs('open_registration')], type: 'boolean', default: false, doc: 'Allow POST /systems with no credential at all. Off by default; for trials only.' },
+  { key: 'heartbeat_timeout_seconds', env: [zs('heartbeat_timeout_seconds')], type: 'integer', minimum: 1, maximum: 2_592_000, default: 300, doc: 'A system without a heartbeat for this long is offline.' },
+  { key: 'heartbeat_sweep_seconds', env: [zs('heartbeat_sweep_seconds')], type: 'integer', minimum: 1, maximum: 3600, default: 30, doc: 'How often the heartbeat-expiry processor sweeps.' },
+  { key: 'worker_processors', env: ['WORKER_PROCESSORS', zs('worker_processors')], type: 'string-list', default: [], doc: 'Comma-separated processors this worker process runs; empty = all.' },
+  { key: 'queue_prefix', env: [zs('queue_prefix')], type: 'string', pattern: '^[A-Za-z0-9_{}-]{1,64}$', default: 'zfs-sync', doc: 'Redis key prefix of every queue. Use a hash tag such as {zfs-sync} on Redis Cluster.' },
+  { key: 'json_body_limit_bytes', env: [zs('json_body_limit_bytes')], type: 'integer', minimum: 1024, maximum: 1_073_741_824, default: 1_048_576, doc: 'Largest JSON body accepted by ordinary routes (413 above).' },
+  { key: 'inventory_body_limit_bytes', env: [zs('inventory_body_limit_bytes')], type: 'integer', minimum: 1024, maximum: 1_073_741_824, default: 67_108_864, doc: 'Largest body accepted by the inventory and batch snapshot routes.' },
+  { key: 'shutdown_timeout_ms', env: [zs('shutdown_timeout_ms')], type: 'integer', minimum: 100, maximum: 600_000, default: 10_000, doc: 'How long a process waits for in-flight work on SIGTERM before it forces exit.' },
+  { key: 'worker_concurrency', env: [zs('worker_concurrency')], type: 'integer', minimum: 1, maximum: 256, default: 4, doc: 'Jobs each processor runs at once in one process.' },
+] as const satisfies readonly ConfigKeySpec[];

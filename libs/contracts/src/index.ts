@@ -1,0 +1,4 @@
+export * from './validator.js';
+export * from './jobs.js';
+export * from './schemas/common.schema.js';
+export * from './schemas/system.schema.js';

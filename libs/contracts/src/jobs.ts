@@ -1,0 +1,46 @@
+/**
+ * The queue and job catalog shared by producers (the API, other processors) and consumers (the
+ * workers). Queue and job names appear nowhere else; a payload that does not match its schema is
+ * refused by the producer and again by the worker (job data can predate a deploy).
+ */
+export interface RetryPolicy {
+  attempts: number;
+  backoff: { type: 'exponential' | 'fixed'; delay: number; jitter?: number };
+  removeOnComplete: { age: number; count: number };
+  removeOnFail: { age: number; count: number };
+}
+
+export interface JobDefinition<Payload> {
+  queue: string;
+  name: string;
+  schema: object;
+  retry: RetryPolicy;
+  /** Deterministic job id (deduplicates while the job is kept). Never contains ':'. */
+  jobId?: (payload: Payload) => string;
+  /** Marker so TypeScript keeps the payload type; never set. */
+  readonly payload?: Payload;
+}
+
+const standardRetry: RetryPolicy = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+  removeOnComplete: { age: 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+};
+
+export type HeartbeatSweepPayload = Record<string, never>;
+
+export const JOBS = {
+  heartbeatSweep: {
+    queue: 'heartbeat-expiry',
+    name: 'sweep',
+    schema: { type: 'object', additionalProperties: false, properties: {} },
+    retry: { ...standardRetry, attempts: 1, removeOnComplete: { age: 600, count: 100 }, removeOnFail: { age: 24 * 3600, count: 1000 } },
+  } satisfies JobDefinition<HeartbeatSweepPayload> as JobDefinition<HeartbeatSweepPayload>,
+} as const;
+
+export type JobKey = keyof typeof JOBS;
+export type PayloadOf<K extends JobKey> = (typeof JOBS)[K] extends JobDefinition<infer P> ? P : never;
+
+/** Every queue name, for the ops views (Bull Board, metrics). */
+export const QUEUE_NAMES = [...new Set(Object.values(JOBS).map((j) => j.queue))];

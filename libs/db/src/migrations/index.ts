@@ -1,0 +1,7 @@
+import { Migration20261126000001Foundation } from './Migration20261126000001_foundation.js';
+
+/**
+ * Every migration, in order. Listed explicitly so they run the same from TypeScript sources
+ * (tsx) and from compiled code, without a file glob.
+ */
+export const MIGRATIONS = [{ name: 'Migration20261126000001_foundation', class: Migration20261126000001Foundation }];

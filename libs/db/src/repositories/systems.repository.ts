@@ -1,0 +1,207 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type pg from 'pg';
+import { ApiKeyEntity } from '../entities/api-key.entity.js';
+import { SystemEntity, type ConnectivityStatus, type System } from '../entities/system.entity.js';
+
+export class DuplicateHostnameError extends Error {
+  override name = 'DuplicateHostnameError';
+}
+
+export interface SystemInput {
+  hostname: string;
+  platform: string;
+  connectivity_status?: ConnectivityStatus;
+  ssh_hostname?: string | null;
+  ssh_user?: string | null;
+  ssh_port?: number;
+  extra_metadata?: Record<string, unknown>;
+}
+
+/** The wire shape of a system (the original zfs_sync fields). Never holds a key or key hash. */
+export interface SystemJson {
+  id: string;
+  hostname: string;
+  platform: string;
+  connectivity_status: ConnectivityStatus;
+  ssh_hostname: string | null;
+  ssh_user: string | null;
+  ssh_port: number;
+  extra_metadata: Record<string, unknown>;
+  last_seen: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export function systemToJson(s: System): SystemJson {
+  return {
+    id: s.id,
+    hostname: s.hostname,
+    platform: s.platform,
+    connectivity_status: s.connectivityStatus,
+    ssh_hostname: s.sshHostname ?? null,
+    ssh_user: s.sshUser ?? null,
+    ssh_port: s.sshPort,
+    extra_metadata: s.extraMetadata ?? {},
+    last_seen: s.lastSeen ? s.lastSeen.toISOString() : null,
+    created_at: s.createdAt.toISOString(),
+    updated_at: s.updatedAt.toISOString(),
+  };
+}
+
+function applyInput(target: Partial<System>, input: Partial<SystemInput>): void {
+  if (input.hostname !== undefined) target.hostname = input.hostname;
+  if (input.platform !== undefined) target.platform = input.platform;
+  if (input.connectivity_status !== undefined) target.connectivityStatus = input.connectivity_status;
+  if (input.ssh_hostname !== undefined) target.sshHostname = input.ssh_hostname;
+  if (input.ssh_user !== undefined) target.sshUser = input.ssh_user;
+  if (input.ssh_port !== undefined) target.sshPort = input.ssh_port;
+  if (input.extra_metadata !== undefined) target.extraMetadata = input.extra_metadata;
+}
+
+/** Systems and their keys. Plain CRUD goes through MikroORM; the per-request paths use one SQL statement. */
+export class SystemsRepository {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly pool: pg.Pool,
+  ) {}
+
+  /** Register a system and its first key in one transaction. */
+  async create(input: SystemInput, keyHash: string): Promise<System> {
+    const em = this.em.fork();
+    try {
+      return await em.transactional(async (tx) => {
+        const system = tx.create(SystemEntity, {
+          hostname: input.hostname,
+          platform: input.platform,
+          sshPort: 22,
+          extraMetadata: {},
+          connectivityStatus: 'unknown',
+          lastSeen: null,
+          sshHostname: null,
+          sshUser: null,
+        } as never);
+        applyInput(system, input);
+        tx.create(ApiKeyEntity, { system, keyHash, expiresAt: null, lastUsedAt: null } as never);
+        return system;
+      });
+    } catch (err) {
+      if (err instanceof UniqueConstraintViolationException) throw new DuplicateHostnameError(`a system named ${input.hostname} is already registered`);
+      throw err;
+    }
+  }
+
+  async list(): Promise<System[]> {
+    return this.em.fork().find(SystemEntity, {}, { orderBy: { hostname: 'asc' } });
+  }
+
+  async get(id: string): Promise<System | null> {
+    return this.em.fork().findOne(SystemEntity, { id });
+  }
+
+  async update(id: string, input: Partial<SystemInput>): Promise<System | null> {
+    const em = this.em.fork();
+    const system = await em.findOne(SystemEntity, { id });
+    if (!system) return null;
+    applyInput(system, input);
+    try {
+      await em.flush();
+    } catch (err) {
+      if (err instanceof UniqueConstraintViolationException) throw new DuplicateHostnameError(`a system named ${input.hostname} is already registered`);
+      throw err;
+    }
+    return system;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query('delete from systems where id = $1', [id]);
+    return (rowCount ?? 0) > 0;
+  }
+
+  /** The system a live key belongs to, or null. Looked up by SHA-256 only. */
+  async findByKeyHash(keyHash: string): Promise<{ systemId: string; keyId: string } | null> {
+    const { rows } = await this.pool.query<{ system_id: string; id: string }>(
+      `select system_id, id from api_keys where key_hash = $1 and (expires_at is null or expires_at > now())`,
+      [keyHash],
+    );
+    const row = rows[0];
+    return row ? { systemId: row.system_id, keyId: row.id } : null;
+  }
+
+  /** Record key use at most once a minute per key, so authentication stays read-mostly. */
+  async touchKey(keyId: string): Promise<void> {
+    await this.pool.query(`update api_keys set last_used_at = now() where id = $1 and (last_used_at is null or last_used_at < now() - interval '60 seconds')`, [keyId]);
+  }
+
+  /**
+   * Add a new key; the system's current keys stay valid for `oldKeyValidSeconds` more (0: they
+   * stop at once). A key that already expires sooner keeps its earlier expiry.
+   */
+  async rotateKey(systemId: string, newKeyHash: string, oldKeyValidSeconds: number): Promise<boolean> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('begin');
+      const { rowCount } = await client.query('select 1 from systems where id = $1 for update', [systemId]);
+      if (!rowCount) {
+        await client.query('rollback');
+        return false;
+      }
+      await client.query(
+        `update api_keys set expires_at = least(coalesce(expires_at, 'infinity'), now() + make_interval(secs => $2))
+          where system_id = $1 and (expires_at is null or expires_at > now())`,
+        [systemId, oldKeyValidSeconds],
+      );
+      await client.query('insert into api_keys (system_id, key_hash) values ($1, $2)', [systemId, newKeyHash]);
+      await client.query('commit');
+      return true;
+    } catch (err) {
+      await client.query('rollback').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Mark the system online now and merge reported metadata into extra_metadata. */
+  async heartbeat(systemId: string, metadataPatch: Record<string, unknown>): Promise<Date | null> {
+    const { rows } = await this.pool.query<{ last_seen: Date }>(
+      `update systems
+          set last_seen = now(), connectivity_status = 'online', updated_at = now(),
+              extra_metadata = extra_metadata || $2::jsonb
+        where id = $1
+        returning last_seen`,
+      [systemId, JSON.stringify(metadataPatch)],
+    );
+    return rows[0]?.last_seen ?? null;
+  }
+
+  /**
+   * One set-based UPDATE marks offline every system whose last heartbeat (or registration, if it
+   * never sent one) is older than the timeout. Idempotent: replicas sweeping together are harmless.
+   */
+  async expireHeartbeats(timeoutSeconds: number): Promise<Array<{ id: string; hostname: string; last_seen: Date | null; previous: ConnectivityStatus }>> {
+    const { rows } = await this.pool.query(
+      `update systems s
+          set connectivity_status = 'offline', updated_at = now()
+         from (select id, connectivity_status as previous from systems
+                where connectivity_status <> 'offline'
+                  and coalesce(last_seen, created_at) < now() - make_interval(secs => $1)
+                for update skip locked) stale
+        where s.id = stale.id
+        returning s.id, s.hostname, s.last_seen, stale.previous`,
+      [timeoutSeconds],
+    );
+    return rows;
+  }
+
+  /** Systems with their heartbeat age, for the health endpoints. */
+  async heartbeatAges(id?: string): Promise<Array<{ id: string; hostname: string; last_seen: Date | null; age_seconds: number | null }>> {
+    const { rows } = await this.pool.query(
+      `select id, hostname, last_seen,
+              extract(epoch from (now() - last_seen))::float8 as age_seconds
+         from systems ${id ? 'where id = $1' : ''} order by hostname`,
+      id ? [id] : [],
+    );
+    return rows;
+  }
+}

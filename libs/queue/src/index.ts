@@ -1,0 +1,3 @@
+export * from './connection.js';
+export * from './producer.js';
+export * from './define-worker.js';

@@ -1,0 +1,87 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import { JOBS, type JobDefinition, type JobKey, type PayloadOf, compile, type Validation } from '@zfs-sync/contracts';
+import { producerConnection } from './connection.js';
+
+export class QueueUnavailableError extends Error {
+  override name = 'QueueUnavailableError';
+}
+
+export class InvalidJobPayloadError extends Error {
+  override name = 'InvalidJobPayloadError';
+}
+
+export function jobOptions(def: JobDefinition<unknown>, payload: unknown, extra: JobsOptions = {}): JobsOptions {
+  const jobId = def.jobId?.(payload);
+  if (jobId !== undefined && (jobId.includes(':') || /^\d+$/.test(jobId))) throw new Error(`job id ${jobId} is not allowed by BullMQ`);
+  return {
+    attempts: def.retry.attempts,
+    backoff: def.retry.backoff,
+    removeOnComplete: def.retry.removeOnComplete,
+    removeOnFail: def.retry.removeOnFail,
+    ...(jobId !== undefined ? { jobId } : {}),
+    ...extra,
+  };
+}
+
+const validators = new Map<string, (d: unknown) => Validation<unknown>>();
+export function payloadValidator(key: JobKey): (d: unknown) => Validation<unknown> {
+  let v = validators.get(key);
+  if (!v) {
+    v = compile<unknown>(JOBS[key].schema);
+    validators.set(key, v);
+  }
+  return v;
+}
+
+/** Typed enqueue over the job catalog; one BullMQ Queue per queue name, created on first use. */
+export class Producer {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    private readonly redisUrl: string,
+    readonly prefix: string,
+  ) {}
+
+  queue(name: string): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: producerConnection(this.redisUrl), prefix: this.prefix });
+      // Errors surface on the add() that hit them; an idle disconnection must not crash the API.
+      q.on('error', () => {});
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  async enqueue<K extends JobKey>(key: K, payload: PayloadOf<K>, extra?: JobsOptions): Promise<string | undefined> {
+    const def = JOBS[key] as JobDefinition<unknown>;
+    const check = payloadValidator(key)(payload);
+    if (!check.ok) throw new InvalidJobPayloadError(`${def.queue}/${def.name}: ${check.error.detail}`);
+    try {
+      const job = await this.queue(def.queue).add(def.name, payload, jobOptions(def, payload, extra));
+      return job.id;
+    } catch (err) {
+      throw new QueueUnavailableError(`queue ${def.queue} unavailable: ${(err as Error).message}`);
+    }
+  }
+
+  async enqueueBulk<K extends JobKey>(key: K, payloads: PayloadOf<K>[]): Promise<void> {
+    if (payloads.length === 0) return;
+    const def = JOBS[key] as JobDefinition<unknown>;
+    const validate = payloadValidator(key);
+    for (const p of payloads) {
+      const check = validate(p);
+      if (!check.ok) throw new InvalidJobPayloadError(`${def.queue}/${def.name}: ${check.error.detail}`);
+    }
+    try {
+      await this.queue(def.queue).addBulk(payloads.map((data) => ({ name: def.name, data, opts: jobOptions(def, data) })));
+    } catch (err) {
+      throw new QueueUnavailableError(`queue ${def.queue} unavailable: ${(err as Error).message}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
+  }
+}

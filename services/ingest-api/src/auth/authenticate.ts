@@ -1,0 +1,74 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { SystemsRepository } from '@zfs-sync/db';
+import { forbidden, unauthorized } from '../http/problem.js';
+import { hashKey, sameHash } from './credentials.js';
+
+/** Who is calling. Host keys act only for their own system; the admin token for the fleet. */
+export type Principal = { kind: 'admin' } | { kind: 'enrollment' } | { kind: 'host'; systemId: string } | { kind: 'anonymous' };
+
+export function presentedCredential(req: Request): string | null {
+  const header = req.headers['x-api-key'];
+  if (typeof header === 'string' && header.length > 0) return header.trim();
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string') {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    if (m) return m[1]!;
+  }
+  return null;
+}
+
+export interface AuthOptions {
+  adminTokenHash: string;
+  enrollmentTokenHash: string | null;
+  systems: SystemsRepository;
+}
+
+/**
+ * Resolve the caller once per request. A presented but unknown credential is refused here (401)
+ * even on routes that would allow anonymous access: a typo must not silently downgrade.
+ */
+export function authenticate(opts: AuthOptions): RequestHandler {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const credential = presentedCredential(req);
+    if (credential === null) {
+      res.locals.principal = { kind: 'anonymous' } satisfies Principal;
+      return next();
+    }
+    if (credential.length > 512) return next(unauthorized('the credential is not valid'));
+    const hash = hashKey(credential);
+    if (sameHash(hash, opts.adminTokenHash)) {
+      res.locals.principal = { kind: 'admin' } satisfies Principal;
+      return next();
+    }
+    if (opts.enrollmentTokenHash && sameHash(hash, opts.enrollmentTokenHash)) {
+      res.locals.principal = { kind: 'enrollment' } satisfies Principal;
+      return next();
+    }
+    const key = await opts.systems.findByKeyHash(hash);
+    if (!key) return next(unauthorized('the credential is not valid (unknown, rotated out or expired)'));
+    res.locals.principal = { kind: 'host', systemId: key.systemId } satisfies Principal;
+    opts.systems.touchKey(key.keyId).catch(() => {});
+    next();
+  };
+}
+
+export function principalOf(res: Response): Principal {
+  return (res.locals.principal as Principal | undefined) ?? { kind: 'anonymous' };
+}
+
+/** Admin only. */
+export function requireAdmin(res: Response): void {
+  const p = principalOf(res);
+  if (p.kind === 'anonymous') throw unauthorized();
+  if (p.kind !== 'admin') throw forbidden('this route needs the admin token; a host key or enrollment token cannot use it');
+}
+
+/** The system's own key (and the admin token unless `hostOnly`). */
+export function requireSystem(res: Response, systemId: string, opts: { hostOnly?: boolean } = {}): Principal {
+  const p = principalOf(res);
+  if (p.kind === 'anonymous') throw unauthorized();
+  if (p.kind === 'admin' && !opts.hostOnly) return p;
+  if (p.kind === 'host' && p.systemId === systemId) return p;
+  if (p.kind === 'admin') throw forbidden('only the system itself can do this, with its own key');
+  throw forbidden('a host key acts only for its own system');
+}

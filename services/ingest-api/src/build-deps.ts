@@ -1,0 +1,44 @@
+import { Redis } from 'ioredis';
+import type { Config } from '@zfs-sync/config';
+import { SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
+import type { Logger } from '@zfs-sync/logger';
+import { Producer, producerConnection } from '@zfs-sync/queue';
+import { resolveAdminTokenHash } from './auth/admin-token.js';
+import type { ApiDeps } from './deps.js';
+
+/** Connect everything the API needs. Also used by tests, so they run the real wiring. */
+export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Promise<ApiDeps & { close: () => Promise<void>; generatedAdminToken: string | null }> {
+  const orm = await createOrm({ databaseUrl: config.databaseUrl, logger });
+  const pool = createPgPool(config.databaseUrl);
+  const redis = new Redis({ ...producerConnection(config.redisUrl), lazyConnect: false });
+  redis.on('error', () => {}); // readiness reports it; an outage must not crash the API
+  // Give Redis a moment to connect so the first readiness probe is truthful; start anyway if it
+  // is down (readiness will say so, and enqueueing answers 503 until it returns).
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 3000);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  const producer = new Producer(config.redisUrl, config.queuePrefix);
+  const systems = new SystemsRepository(orm.em, pool);
+  const admin = await resolveAdminTokenHash(pool, config.adminToken);
+  return {
+    config,
+    logger,
+    orm,
+    pool,
+    redis,
+    producer,
+    systems,
+    adminTokenHash: admin.hash,
+    generatedAdminToken: admin.generated,
+    close: async () => {
+      await producer.close();
+      redis.disconnect();
+      await pool.end();
+      await orm.close(true);
+    },
+  };
+}

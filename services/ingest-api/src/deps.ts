@@ -1,0 +1,20 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { Config } from '@zfs-sync/config';
+import type { SystemsRepository } from '@zfs-sync/db';
+import type { Logger } from '@zfs-sync/logger';
+import type { Producer } from '@zfs-sync/queue';
+
+/** Everything the API's routes use; built once in main.ts (or by a test) and passed in. */
+export interface ApiDeps {
+  config: Readonly<Config>;
+  logger: Logger;
+  orm: MikroORM;
+  pool: pg.Pool;
+  /** A plain Redis client for readiness and rate limits (offline queue off: fails fast). */
+  redis: Redis;
+  producer: Producer;
+  systems: SystemsRepository;
+  adminTokenHash: string;
+}

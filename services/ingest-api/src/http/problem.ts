@@ -1,0 +1,86 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { FieldError } from '@zfs-sync/contracts';
+
+/**
+ * RFC 9457 problem details. Every error the API sends has this shape and the content type
+ * application/problem+json; nothing else (no stack, no SQL, no secret) is ever added.
+ */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  [extension: string]: unknown;
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly slug: string,
+    detail: string,
+    readonly extensions: Record<string, unknown> = {},
+  ) {
+    super(detail);
+  }
+
+  toProblem(): Problem {
+    return { type: `urn:zfs-sync:problem:${this.slug}`, title: TITLES[this.status] ?? 'Error', status: this.status, detail: this.message, ...this.extensions };
+  }
+}
+
+export const badRequest = (detail: string, ext?: Record<string, unknown>) => new HttpProblem(400, 'bad-request', detail, ext);
+export const validationProblem = (e: FieldError, status = 400) => new HttpProblem(status, 'validation-error', e.detail, { field: e.field, pointer: e.pointer });
+export const unauthorized = (detail = 'a credential is required: send the host key or admin token in X-API-Key, or Authorization: Bearer') => new HttpProblem(401, 'unauthorized', detail);
+export const forbidden = (detail: string) => new HttpProblem(403, 'forbidden', detail);
+export const notFound = (detail: string) => new HttpProblem(404, 'not-found', detail);
+export const conflict = (detail: string, ext?: Record<string, unknown>) => new HttpProblem(409, 'conflict', detail, ext);
+export const unavailable = (detail: string, ext?: Record<string, unknown>) => new HttpProblem(503, 'unavailable', detail, ext);
+
+export function sendProblem(res: Response, problem: Problem): void {
+  res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+}
+
+/** Errors thrown by body parsers carry a `type`; translate them into problems. */
+function fromParserError(err: { type?: string; status?: number; limit?: number }): HttpProblem | null {
+  switch (err.type) {
+    case 'entity.too.large':
+      return new HttpProblem(413, 'body-too-large', `the request body is larger than this route accepts (${err.limit} bytes)`);
+    case 'entity.parse.failed':
+      return new HttpProblem(400, 'invalid-json', 'the request body is not valid JSON');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new HttpProblem(415, 'unsupported-media-type', 'unsupported body encoding or charset; send UTF-8 JSON');
+    case 'request.aborted':
+      return new HttpProblem(400, 'request-aborted', 'the request was aborted by the client');
+    case 'request.size.invalid':
+      return new HttpProblem(400, 'bad-request', 'the request body does not match its Content-Length');
+    default:
+      return null;
+  }
+}
+
+export function errorHandler(logger: { error: (o: object, m: string) => void }) {
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
+    if (res.headersSent) return;
+    if (err instanceof HttpProblem) return sendProblem(res, err.toProblem());
+    const parserProblem = typeof err === 'object' && err !== null ? fromParserError(err as never) : null;
+    if (parserProblem) return sendProblem(res, parserProblem.toProblem());
+    logger.error({ err }, 'unhandled error');
+    sendProblem(res, new HttpProblem(500, 'internal', 'the server failed to handle this request; it has been logged').toProblem());
+  };
+}

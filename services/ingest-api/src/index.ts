@@ -1,0 +1,3 @@
+export { createApp, API_PREFIX } from './app.js';
+export { buildApiDeps } from './build-deps.js';
+export type { ApiDeps } from './deps.js';

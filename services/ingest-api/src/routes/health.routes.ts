@@ -1,0 +1,40 @@
+import { Router } from 'express';
+import { SERVICE_VERSION } from '@zfs-sync/logger';
+import { runChecks } from '@zfs-sync/runtime';
+import type { ApiDeps } from '../deps.js';
+import { sendProblem } from '../http/problem.js';
+
+/** Public health routes (original paths): liveness from the process alone, readiness from its dependencies. */
+export function healthRoutes(deps: ApiDeps): Router {
+  const r = Router();
+  r.get('/health', (_req, res) => {
+    res.json({ status: 'healthy', service: 'zfs-sync', version: SERVICE_VERSION });
+  });
+  r.get('/health/live', (_req, res) => {
+    res.json({ status: 'alive' });
+  });
+  r.get('/health/ready', async (_req, res) => {
+    const { ok, results } = await runChecks({
+      postgres: async () => {
+        await deps.pool.query('select 1');
+      },
+      redis: async () => {
+        await deps.redis.ping();
+      },
+    });
+    if (ok) {
+      res.json({ status: 'ready', service: 'zfs-sync', version: SERVICE_VERSION, checks: results });
+      return;
+    }
+    const failed = Object.entries(results).filter(([, v]) => v !== 'ok').map(([k]) => k);
+    sendProblem(res, {
+      type: 'urn:zfs-sync:problem:not-ready',
+      title: 'Service Unavailable',
+      status: 503,
+      detail: `not ready: ${failed.join(' and ')} unreachable`,
+      status_text: 'not_ready',
+      checks: results,
+    });
+  });
+  return r;
+}

@@ -1,0 +1,142 @@
+import { Router, type Request, type Response } from 'express';
+import {
+  heartbeatSchema,
+  registerSystemSchema,
+  rotateKeySchema,
+  updateSystemSchema,
+  type HeartbeatBody,
+  type RegisterSystemBody,
+  type RotateKeyBody,
+  type UpdateSystemBody,
+} from '@zfs-sync/contracts';
+import { DuplicateHostnameError, systemToJson } from '@zfs-sync/db';
+import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
+import { hashKey, newHostKey } from '../auth/credentials.js';
+import type { ApiDeps } from '../deps.js';
+import { jsonBody, validBody } from '../http/body.js';
+import { badRequest, conflict, forbidden, notFound, unauthorized } from '../http/problem.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function systemIdParam(req: Request, name = 'id'): string {
+  const id = req.params[name];
+  if (typeof id !== 'string' || !UUID.test(id)) throw badRequest(`${name} must be a system UUID`, { field: name });
+  return id.toLowerCase();
+}
+
+export function systemsRoutes(deps: ApiDeps): Router {
+  const r = Router();
+  const body = jsonBody(deps.config.jsonBodyLimitBytes);
+  const parseRegister = validBody<RegisterSystemBody>(registerSystemSchema);
+  const parseUpdate = validBody<UpdateSystemBody>(updateSystemSchema);
+  const parseHeartbeat = validBody<HeartbeatBody>(heartbeatSchema, { emptyAsObject: true });
+  const parseRotate = validBody<RotateKeyBody>(rotateKeySchema, { emptyAsObject: true });
+  const timeout = deps.config.heartbeatTimeoutSeconds;
+
+  const healthEntry = (s: { id: string; hostname: string; last_seen: Date | null; age_seconds: number | null }) => {
+    const online = s.age_seconds !== null && s.age_seconds <= timeout;
+    return {
+      system_id: s.id,
+      hostname: s.hostname,
+      status: online ? 'online' : 'offline',
+      last_seen: s.last_seen ? s.last_seen.toISOString() : null,
+      seconds_since_last_seen: s.age_seconds === null ? null : Math.max(0, Math.floor(s.age_seconds)),
+      timeout_seconds: timeout,
+      is_healthy: online,
+    };
+  };
+
+  r.post('/systems', ...body, async (req, res) => {
+    const who = principalOf(res);
+    const allowed = who.kind === 'admin' || who.kind === 'enrollment' || (who.kind === 'anonymous' && deps.config.openRegistration);
+    if (!allowed) {
+      if (who.kind === 'anonymous') throw unauthorized('registration needs the admin token or the enrollment token (open registration is off)');
+      throw forbidden('a host key cannot register systems; use the admin or enrollment token');
+    }
+    const input = parseRegister(req);
+    const apiKey = newHostKey();
+    try {
+      const system = await deps.systems.create(input, hashKey(apiKey));
+      deps.logger.info({ system_id: system.id, hostname: system.hostname, by: who.kind }, 'system registered');
+      res.status(201).json({ ...systemToJson(system), api_key: apiKey });
+    } catch (err) {
+      if (err instanceof DuplicateHostnameError) throw conflict(err.message, { field: 'hostname' });
+      throw err;
+    }
+  });
+
+  r.get('/systems', async (_req, res) => {
+    requireAdmin(res);
+    res.json((await deps.systems.list()).map(systemToJson));
+  });
+
+  // Static health paths come before /systems/:id so "health" is never read as an id.
+  for (const filter of ['all', 'online', 'offline'] as const) {
+    r.get(`/systems/health/${filter}`, async (_req, res) => {
+      requireAdmin(res);
+      const systems = (await deps.systems.heartbeatAges()).map(healthEntry).filter((s) => filter === 'all' || s.status === filter);
+      res.json({ systems, count: systems.length });
+    });
+  }
+
+  r.get('/systems/:id', async (req, res) => {
+    const id = systemIdParam(req);
+    requireSystem(res, id);
+    const system = await deps.systems.get(id);
+    if (!system) throw notFound(`no system with id ${id}`);
+    res.json(systemToJson(system));
+  });
+
+  r.put('/systems/:id', ...body, async (req, res) => {
+    const id = systemIdParam(req);
+    requireAdmin(res);
+    const input = parseUpdate(req);
+    try {
+      const system = await deps.systems.update(id, input);
+      if (!system) throw notFound(`no system with id ${id}`);
+      res.json(systemToJson(system));
+    } catch (err) {
+      if (err instanceof DuplicateHostnameError) throw conflict(err.message, { field: 'hostname' });
+      throw err;
+    }
+  });
+
+  r.delete('/systems/:id', async (req, res) => {
+    const id = systemIdParam(req);
+    requireAdmin(res);
+    if (!(await deps.systems.delete(id))) throw notFound(`no system with id ${id}`);
+    deps.logger.info({ system_id: id }, 'system deleted');
+    res.status(204).end();
+  });
+
+  r.post('/systems/:id/heartbeat', ...body, async (req, res: Response) => {
+    const id = systemIdParam(req);
+    requireSystem(res, id, { hostOnly: true });
+    const hb = parseHeartbeat(req);
+    const patch: Record<string, unknown> = { ...(hb.metadata ?? {}) };
+    if (hb.agent_version !== undefined) patch.agent_version = hb.agent_version;
+    const lastSeen = await deps.systems.heartbeat(id, patch);
+    if (!lastSeen) throw notFound(`no system with id ${id}`);
+    res.json({ system_id: id, last_seen: lastSeen.toISOString(), status: 'online' });
+  });
+
+  r.post('/systems/:id/api-key/rotate', ...body, async (req, res) => {
+    const id = systemIdParam(req);
+    requireSystem(res, id);
+    const { old_key_valid_seconds = 0 } = parseRotate(req);
+    const apiKey = newHostKey();
+    if (!(await deps.systems.rotateKey(id, hashKey(apiKey), old_key_valid_seconds))) throw notFound(`no system with id ${id}`);
+    deps.logger.info({ system_id: id, old_key_valid_seconds }, 'api key rotated');
+    res.json({ system_id: id, api_key: apiKey, old_key_valid_seconds });
+  });
+
+  r.get('/systems/:id/health', async (req, res) => {
+    const id = systemIdParam(req);
+    requireSystem(res, id);
+    const [row] = await deps.systems.heartbeatAges(id);
+    if (!row) throw notFound(`no system with id ${id}`);
+    res.json(healthEntry(row));
+  });
+
+  return r;
+}

@@ -1,0 +1,21 @@
+import { loadConfigOrExit } from '@zfs-sync/config';
+import { createLogger } from '@zfs-sync/logger';
+import { createMetricsRegistry, handleShutdown, startOpsServer } from '@zfs-sync/runtime';
+import { startWorkers } from './start-workers.js';
+
+const config = loadConfigOrExit();
+const logger = createLogger('workers', config);
+let running;
+try {
+  running = await startWorkers(config, logger);
+} catch (err) {
+  logger.fatal({ err: (err as Error).message }, 'workers could not start');
+  process.exit(1);
+}
+const ops = await startOpsServer({ port: config.opsPort, registry: createMetricsRegistry('workers'), checks: running.checks });
+logger.info({ port: ops.port }, 'ops server on /metrics, /healthz, /readyz');
+
+handleShutdown(logger, config.shutdownTimeoutMs, [
+  { name: 'workers', close: () => running.stop(config.shutdownTimeoutMs - 500) },
+  { name: 'ops server', close: () => ops.close() },
+]);

@@ -1,0 +1,24 @@
+import type { Worker } from 'bullmq';
+import type { Config } from '@zfs-sync/config';
+import type { SystemsRepository } from '@zfs-sync/db';
+import type { Logger } from '@zfs-sync/logger';
+import type { Producer } from '@zfs-sync/queue';
+import type pg from 'pg';
+
+/** What every processor gets: shared connections, built once per worker process. */
+export interface WorkerDeps {
+  config: Readonly<Config>;
+  logger: Logger;
+  pool: pg.Pool;
+  systems: SystemsRepository;
+  producer: Producer;
+}
+
+/**
+ * A processor: a named unit of work with its BullMQ worker and, optionally, the job schedulers
+ * it owns. WORKER_PROCESSORS picks processors by these names.
+ */
+export interface ProcessorDefinition {
+  name: string;
+  start: (deps: WorkerDeps) => Promise<{ worker: Worker; stop?: () => Promise<void> }>;
+}

@@ -1,0 +1,87 @@
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { createLogger } from '@zfs-sync/logger';
+import { pgQuery } from '@zfs-sync/testkit';
+import { TEST_ADMIN_TOKEN, createTestEnvironment, startTestApi, type TestApi, type TestEnvironment } from '@zfs-sync/ingest-api/testing';
+import { startWorkers, type RunningWorkers } from '../../start-workers.js';
+
+let env: TestEnvironment;
+let api: TestApi;
+
+test.before(async () => {
+  env = await createTestEnvironment();
+  api = await startTestApi(env.config({ heartbeat_timeout_seconds: 2 }));
+});
+test.after.always(async () => {
+  await api?.close();
+  await env?.teardown();
+});
+
+const status = async (id: string) => (await pgQuery(env.db.url, 'select connectivity_status from systems where id = $1', [id])).rows[0].connectivity_status as string;
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    if (await check()) return Date.now() - start;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms`);
+}
+
+test.serial('a silent system goes offline within timeout + one sweep, with two worker replicas running', async (t) => {
+  const config = env.config({ heartbeat_timeout_seconds: 2, heartbeat_sweep_seconds: 1 });
+  const logger = createLogger('workers-test', config);
+  const sys = (await api.request('POST', '/systems', { key: TEST_ADMIN_TOKEN, body: { hostname: 'expiry-1.example', platform: 'linux' } })).body;
+  const other = (await api.request('POST', '/systems', { key: TEST_ADMIN_TOKEN, body: { hostname: 'expiry-2.example', platform: 'linux' } })).body;
+  const replicas: RunningWorkers[] = [await startWorkers(config, logger), await startWorkers(config, logger)];
+  try {
+    t.is((await api.request('POST', `/systems/${sys.id}/heartbeat`, { key: sys.api_key })).status, 200);
+    t.is(await status(sys.id), 'online');
+    // Keep `other` alive while `sys` falls silent.
+    const keepAlive = setInterval(() => void api.request('POST', `/systems/${other.id}/heartbeat`, { key: other.api_key }), 300);
+    try {
+      const elapsed = await waitFor(async () => (await status(sys.id)) === 'offline', 2000 + 1000 + 2500);
+      t.log(`offline after ${elapsed} ms (timeout 2000 ms + sweep 1000 ms)`);
+      t.is(await status(other.id), 'online');
+    } finally {
+      clearInterval(keepAlive);
+    }
+    // A heartbeat brings it back.
+    await api.request('POST', `/systems/${sys.id}/heartbeat`, { key: sys.api_key });
+    t.is(await status(sys.id), 'online');
+    // One scheduler despite two replicas registering it.
+    const queue = replicas[0]!.deps.producer.queue('heartbeat-expiry');
+    t.is((await queue.getJobSchedulers()).length, 1);
+  } finally {
+    await Promise.all(replicas.map((r) => r.stop(5000)));
+  }
+});
+
+test.serial('the worker process stops cleanly on SIGTERM within its shutdown bound', async (t) => {
+  const config = env.config();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/workers/src/main.ts'], {
+    cwd: new URL('../../../../../', import.meta.url).pathname,
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: config.databaseUrl,
+      REDIS_URL: config.redisUrl,
+      ZFS_SYNC_QUEUE_PREFIX: config.queuePrefix,
+      ZFS_SYNC_OPS_PORT: '0',
+      ZFS_SYNC_LOG_FORMAT: 'json',
+      ZFS_SYNC_SHUTDOWN_TIMEOUT_MS: '5000',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  await waitFor(async () => out.includes('workers started'), 30_000);
+  const sentAt = Date.now();
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const took = Date.now() - sentAt;
+  t.log(`exited ${code} after ${took} ms`);
+  t.is(code, 0, out);
+  t.true(took < 5000);
+  t.regex(out, /"clean":true/);
+});

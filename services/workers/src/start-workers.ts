@@ -1,0 +1,67 @@
+import type { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Config } from '@zfs-sync/config';
+import { SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
+import type { Logger } from '@zfs-sync/logger';
+import { Producer, producerConnection } from '@zfs-sync/queue';
+import { withTimeout } from '@zfs-sync/runtime';
+import type { ProcessorDefinition, WorkerDeps } from './processor.js';
+import { selectProcessors } from './registry.js';
+
+export interface RunningWorkers {
+  deps: WorkerDeps;
+  workers: Worker[];
+  /** Stop taking jobs, let active ones finish (bounded), release connections. */
+  stop: (timeoutMs?: number) => Promise<void>;
+  checks: Record<string, () => Promise<void>>;
+}
+
+/**
+ * Start the selected processors. Dependencies are checked first: a worker never takes a job it
+ * cannot finish because PostgreSQL is missing.
+ */
+export async function startWorkers(config: Readonly<Config>, logger: Logger): Promise<RunningWorkers> {
+  const processors = selectProcessors(config.workerProcessors);
+  const orm = await createOrm({ databaseUrl: config.databaseUrl, logger, poolMax: 2 });
+  const pool = createPgPool(config.databaseUrl, Math.max(4, config.workerConcurrency * processors.length + 2));
+  await pool.query('select 1');
+  const producer = new Producer(config.redisUrl, config.queuePrefix);
+  const redis = new Redis({ ...producerConnection(config.redisUrl) });
+  redis.on('error', () => {});
+  const deps: WorkerDeps = { config, logger, pool, systems: new SystemsRepository(orm.em, pool), producer };
+
+  const started: Array<Awaited<ReturnType<ProcessorDefinition["start"]>>> = [];
+  for (const p of processors) {
+    const s = await p.start({ ...deps, logger: logger.child({ processor: p.name }) });
+    started.push(s);
+  }
+  const workers = started.map((s) => s.worker);
+  for (const w of workers) void w.run().catch((err) => logger.error({ err }, 'worker stopped with an error'));
+  logger.info({ processors: processors.map((p) => p.name) }, 'workers started');
+
+  return {
+    deps,
+    workers,
+    checks: {
+      postgres: async () => {
+        await pool.query('select 1');
+      },
+      redis: async () => {
+        await redis.ping();
+      },
+    },
+    stop: async (timeoutMs = config.shutdownTimeoutMs) => {
+      try {
+        await withTimeout(Promise.all(workers.map((w) => w.close())), timeoutMs, 'closing workers');
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'forcing workers closed');
+        await Promise.allSettled(workers.map((w) => w.close(true)));
+      }
+      await Promise.allSettled(started.map((s) => s.stop?.()));
+      await producer.close();
+      redis.disconnect();
+      await pool.end();
+      await orm.close(true);
+    },
+  };
+}
