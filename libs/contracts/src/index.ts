@@ -2,3 +2,4 @@ export * from './validator.js';
 export * from './jobs.js';
 export * from './schemas/common.schema.js';
 export * from './schemas/system.schema.js';
+export * from './schemas/inventory.schema.js';

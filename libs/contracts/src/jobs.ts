@@ -1,3 +1,5 @@
+import { reconcilePayloadSchema, recomputeLinksPayloadSchema, type ReconcilePayload, type RecomputeLinksPayload } from './schemas/inventory.schema.js';
+
 /**
  * The queue and job catalog shared by producers (the API, other processors) and consumers (the
  * workers). Queue and job names appear nowhere else; a payload that does not match its schema is
@@ -37,6 +39,23 @@ export const JOBS = {
     schema: { type: 'object', additionalProperties: false, properties: {} },
     retry: { ...standardRetry, attempts: 1, removeOnComplete: { age: 600, count: 100 }, removeOnFail: { age: 24 * 3600, count: 1000 } },
   } satisfies JobDefinition<HeartbeatSweepPayload> as JobDefinition<HeartbeatSweepPayload>,
+  reconcile: {
+    queue: 'reconcile',
+    name: 'apply-report',
+    schema: reconcilePayloadSchema,
+    retry: standardRetry,
+    // One job per report chunk; a re-sent chunk is the same job while it is kept.
+    jobId: (p) => `inv-${p.system_id}-${p.report_id}-${p.chunk_index}`,
+  } satisfies JobDefinition<ReconcilePayload> as JobDefinition<ReconcilePayload>,
+  recomputeLinks: {
+    queue: 'recompute-links',
+    name: 'recompute',
+    schema: recomputeLinksPayloadSchema,
+    retry: standardRetry,
+    // One job per (dataset, content version): retried enqueues collapse, and the processor skips
+    // versions that a newer job supersedes, so bursts cost one recompute.
+    jobId: (p) => `recompute-${p.dataset_id}-${p.version}`,
+  } satisfies JobDefinition<RecomputeLinksPayload> as JobDefinition<RecomputeLinksPayload>,
 } as const;
 
 export type JobKey = keyof typeof JOBS;

@@ -7,3 +7,5 @@ export * from './database-url.js';
 export * from './pg-pool.js';
 export * from './repositories/systems.repository.js';
 export { MIGRATIONS } from './migrations/index.js';
+export * from './inventory/apply-report.js';
+export * from './inventory/copy-text.js';

@@ -5,6 +5,7 @@ import { hashKey } from './auth/credentials.js';
 import type { ApiDeps } from './deps.js';
 import { HttpProblem, errorHandler } from './http/problem.js';
 import { healthRoutes } from './routes/health.routes.js';
+import { inventoryRoutes } from './routes/inventory.routes.js';
 import { systemsRoutes } from './routes/systems.routes.js';
 
 export const API_PREFIX = '/api/v1';
@@ -39,6 +40,7 @@ export function createApp(deps: ApiDeps): Express {
     }),
   );
   api.use(systemsRoutes(deps));
+  api.use(inventoryRoutes(deps));
   app.use(API_PREFIX, api);
 
   app.use((req, _res, next) => next(new HttpProblem(404, 'not-found', `no route ${req.method} ${req.path}`)));

@@ -4,6 +4,7 @@ import type { SystemsRepository } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
 import type { Producer } from '@zfs-sync/queue';
 import type pg from 'pg';
+import type { Redis } from 'ioredis';
 
 /** What every processor gets: shared connections, built once per worker process. */
 export interface WorkerDeps {
@@ -12,6 +13,8 @@ export interface WorkerDeps {
   pool: pg.Pool;
   systems: SystemsRepository;
   producer: Producer;
+  /** Plain Redis client (offline queue off) for small shared state such as the applied-generation cache. */
+  redis: Redis;
 }
 
 /**

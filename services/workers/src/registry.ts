@@ -1,8 +1,10 @@
 import type { ProcessorDefinition } from './processor.js';
 import { heartbeatExpiryProcessor } from './processors/heartbeat-expiry/heartbeat-expiry.processor.js';
+import { reconcileProcessor } from './processors/reconcile/reconcile.processor.js';
+import { recomputeLinksProcessor } from './processors/recompute-links/recompute-links.processor.js';
 
 /** Every processor this image can run, by name. */
-export const PROCESSORS: readonly ProcessorDefinition[] = [heartbeatExpiryProcessor];
+export const PROCESSORS: readonly ProcessorDefinition[] = [heartbeatExpiryProcessor, reconcileProcessor, recomputeLinksProcessor];
 
 /** The processors named in WORKER_PROCESSORS (all when empty); an unknown name stops the start. */
 export function selectProcessors(names: readonly string[]): ProcessorDefinition[] {

@@ -28,7 +28,7 @@ export async function startWorkers(config: Readonly<Config>, logger: Logger): Pr
   const producer = new Producer(config.redisUrl, config.queuePrefix);
   const redis = new Redis({ ...producerConnection(config.redisUrl) });
   redis.on('error', () => {});
-  const deps: WorkerDeps = { config, logger, pool, systems: new SystemsRepository(orm.em, pool), producer };
+  const deps: WorkerDeps = { config, logger, pool, systems: new SystemsRepository(orm.em, pool), producer, redis };
 
   const started: Array<Awaited<ReturnType<ProcessorDefinition["start"]>>> = [];
   for (const p of processors) {

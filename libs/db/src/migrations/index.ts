@@ -1,7 +1,11 @@
 import { Migration20261126000001Foundation } from './Migration20261126000001_foundation.js';
+import { Migration20261126000002Inventory } from './Migration20261126000002_inventory.js';
 
 /**
  * Every migration, in order. Listed explicitly so they run the same from TypeScript sources
  * (tsx) and from compiled code, without a file glob.
  */
-export const MIGRATIONS = [{ name: 'Migration20261126000001_foundation', class: Migration20261126000001Foundation }];
+export const MIGRATIONS = [
+  { name: 'Migration20261126000001_foundation', class: Migration20261126000001Foundation },
+  { name: 'Migration20261126000002_inventory', class: Migration20261126000002Inventory },
+];

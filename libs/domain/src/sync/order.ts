@@ -71,14 +71,19 @@ export function orderWith(snapshots: readonly SnapshotRef[], byTxg: boolean): Sn
 
 /**
  * Index of the first entry of `ordered` (oldest first, same host) that is strictly newer than
- * `ref`. Used to place a bookmark among its host's snapshots. Binary search: O(log n).
+ * `ref`. Used to place a bookmark among its host's snapshots. Only createtxg (or, without it,
+ * creation) counts: a bookmark has the txg of the snapshot it was made from, and comparing a
+ * bookmark's name with snapshot names would mean nothing. Binary search: O(log n).
  */
 export function firstIndexNewerThan(ordered: readonly SnapshotRef[], ref: SnapshotRef, byTxg: boolean): number {
+  const notNewer = byTxg
+    ? (s: SnapshotRef): boolean => BigInt(s.createtxg!) <= BigInt(ref.createtxg!)
+    : (s: SnapshotRef): boolean => s.creation <= ref.creation;
   let lo = 0;
   let hi = ordered.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (compareSnapshotRefs(ordered[mid]!, ref, byTxg) <= 0) lo = mid + 1;
+    if (notNewer(ordered[mid]!)) lo = mid + 1;
     else hi = mid;
   }
   return lo;

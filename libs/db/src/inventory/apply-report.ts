@@ -1,0 +1,343 @@
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import type pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import type { ReconcileDataset, ReconcilePayload, RecomputeLinksPayload } from '@zfs-sync/contracts';
+import { copyLine } from './copy-text.js';
+
+export interface ReportCounts {
+  added: number;
+  removed: number;
+  changed: number;
+  unchanged: number;
+}
+
+export type ApplyOutcome =
+  | { status: 'applied'; counts: ReportCounts; recompute: RecomputeLinksPayload[]; replayed: boolean }
+  | { status: 'superseded'; current_generation: string }
+  | { status: 'waiting_for_chunks'; received: number; expected: number };
+
+/** The report cannot ever apply (e.g. its system was deleted, or a chunk was re-sent with another body). */
+export class ReportRejectedError extends Error {
+  override name = 'ReportRejectedError';
+}
+
+const zeroCounts = (): ReportCounts => ({ added: 0, removed: 0, changed: 0, unchanged: 0 });
+
+/**
+ * Content hash of one dataset as reported: if it equals the stored one, nothing in the dataset
+ * changed and the whole merge for it is skipped (the common case: most datasets are unchanged
+ * between two listings).
+ */
+export function datasetContentHash(d: ReconcileDataset): string {
+  const h = createHash('sha256');
+  h.update(d.receive_resume_token ?? '');
+  h.update('\u0001');
+  for (const s of d.snapshots) h.update(`${s.join('\t')}\n`);
+  h.update('\u0002');
+  for (const b of d.bookmarks) h.update(`${b.join('\t')}\n`);
+  return h.digest('hex');
+}
+
+/** Chunks of one report may split a dataset; put its pieces back together, in chunk order. */
+export function mergeDatasets(chunks: ReconcileDataset[][]): ReconcileDataset[] {
+  const byKey = new Map<string, ReconcileDataset>();
+  for (const datasets of chunks) {
+    for (const d of datasets) {
+      const key = `${d.pool}\u0000${d.dataset}`;
+      const seen = byKey.get(key);
+      if (!seen) {
+        byKey.set(key, { ...d, snapshots: [...d.snapshots], bookmarks: [...d.bookmarks] });
+      } else {
+        seen.snapshots.push(...d.snapshots);
+        seen.bookmarks.push(...d.bookmarks);
+        if (d.receive_resume_token !== undefined) seen.receive_resume_token = d.receive_resume_token;
+      }
+    }
+  }
+  return [...byKey.values()];
+}
+
+const toTimestamp = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
+
+async function copyRows(client: pg.PoolClient, sql: string, lines: Iterable<string>): Promise<void> {
+  const stream = client.query(copyStreams.from(sql));
+  // Batch lines into ~64 KiB writes: one write per row is measurably slower.
+  function* batched() {
+    let buf = '';
+    for (const line of lines) {
+      buf += line;
+      if (buf.length > 65_536) {
+        yield buf;
+        buf = '';
+      }
+    }
+    if (buf) yield buf;
+  }
+  await pipeline(Readable.from(batched()), stream);
+}
+
+/**
+ * Apply one report chunk. Everything happens in one transaction: the system row is locked first
+ * (reports of one system apply one at a time, in any process), the generation is checked inside
+ * that lock (an older report can never overwrite a newer one), and a crash anywhere rolls the
+ * whole report back so the retried job starts from the same state. Re-applying an applied report
+ * changes nothing and returns its recorded outcome.
+ */
+export async function applyReport(pool: pg.Pool, job: ReconcilePayload): Promise<ApplyOutcome> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const outcome = await applyInTransaction(client, job);
+    await client.query('commit');
+    return outcome;
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+async function applyInTransaction(client: pg.PoolClient, job: ReconcilePayload): Promise<ApplyOutcome> {
+  const sys = await client.query<{ inventory_generation: string }>('select inventory_generation from systems where id = $1 for update', [job.system_id]);
+  if (!sys.rowCount) throw new ReportRejectedError(`system ${job.system_id} no longer exists`);
+  const currentGeneration = BigInt(sys.rows[0]!.inventory_generation);
+
+  await client.query(
+    `insert into inventory_reports (system_id, report_id, mode, generation, complete, chunk_count, status, received_at)
+     values ($1, $2, $3, $4, $5, $6, 'queued', $7)
+     on conflict (system_id, report_id) do nothing`,
+    [job.system_id, job.report_id, job.mode, job.generation, job.complete, job.chunk_count, job.received_at],
+  );
+  const report = (
+    await client.query<{ status: string; counts: ReportCounts; recompute: RecomputeLinksPayload[] }>(
+      'select status, counts, recompute from inventory_reports where system_id = $1 and report_id = $2',
+      [job.system_id, job.report_id],
+    )
+  ).rows[0]!;
+  if (report.status === 'applied') return { status: 'applied', counts: report.counts, recompute: report.recompute, replayed: true };
+  if (report.status === 'superseded') return { status: 'superseded', current_generation: currentGeneration.toString() };
+
+  if (job.generation !== null && BigInt(job.generation) < currentGeneration) {
+    await client.query(`update inventory_reports set status = 'superseded', applied_at = now() where system_id = $1 and report_id = $2`, [job.system_id, job.report_id]);
+    await client.query('delete from inventory_report_chunks where system_id = $1 and report_id = $2', [job.system_id, job.report_id]);
+    return { status: 'superseded', current_generation: currentGeneration.toString() };
+  }
+
+  let datasets = job.datasets;
+  if (job.chunk_count > 1) {
+    const stored = await client.query<{ body_hash: string }>(
+      `insert into inventory_report_chunks (system_id, report_id, chunk_index, chunk_count, body_hash, payload)
+       values ($1, $2, $3, $4, $5, $6)
+       on conflict (system_id, report_id, chunk_index) do update set chunk_index = excluded.chunk_index
+       returning body_hash`,
+      [job.system_id, job.report_id, job.chunk_index, job.chunk_count, job.body_hash, JSON.stringify(job.datasets)],
+    );
+    if (stored.rows[0]!.body_hash !== job.body_hash) throw new ReportRejectedError(`chunk ${job.chunk_index} of report ${job.report_id} was sent again with a different body`);
+    const { rows } = await client.query<{ chunk_index: number; payload: ReconcileDataset[] }>(
+      'select chunk_index, payload from inventory_report_chunks where system_id = $1 and report_id = $2 and chunk_index < $3 order by chunk_index',
+      [job.system_id, job.report_id, job.chunk_count],
+    );
+    if (rows.length < job.chunk_count) return { status: 'waiting_for_chunks', received: rows.length, expected: job.chunk_count };
+    datasets = mergeDatasets(rows.map((r) => r.payload));
+  }
+
+  const { counts, recompute } = await mergeInventory(client, job, datasets);
+  if (job.generation !== null) {
+    await client.query('update systems set inventory_generation = greatest(inventory_generation, $2), last_inventory_at = now() where id = $1', [job.system_id, job.generation]);
+  } else {
+    await client.query('update systems set last_inventory_at = now() where id = $1', [job.system_id]);
+  }
+  await client.query(
+    `update inventory_reports set status = 'applied', applied_at = now(), counts = $3, recompute = $4, error = null where system_id = $1 and report_id = $2`,
+    [job.system_id, job.report_id, JSON.stringify(counts), JSON.stringify(recompute)],
+  );
+  if (job.chunk_count > 1) await client.query('delete from inventory_report_chunks where system_id = $1 and report_id = $2', [job.system_id, job.report_id]);
+  return { status: 'applied', counts, recompute, replayed: false };
+}
+
+interface DatasetRow {
+  id: string;
+  pool: string;
+  path: string;
+  content_hash: string | null;
+}
+
+async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, datasets: ReconcileDataset[]): Promise<{ counts: ReportCounts; recompute: RecomputeLinksPayload[] }> {
+  const counts = zeroCounts();
+  const fullReplace = job.mode === 'inventory';
+
+  // 1. Upsert the listed datasets; learn their ids and stored content hashes.
+  const keep = datasets.map((d) => d.receive_resume_token === undefined);
+  const { rows: dsRows } = await client.query<DatasetRow & { old_hash: string | null }>(
+    `with input as (
+       select * from unnest($2::text[], $3::text[], $4::text[], $5::bool[]) as t(pool, path, token, keep_token)
+     ), upserted as (
+       insert into datasets as d (system_id, pool, path, receive_resume_token)
+       select $1, pool, path, token from input
+       on conflict (system_id, pool, path) do update
+         set last_seen = now(), gone_at = null,
+             receive_resume_token = case when (select keep_token from input i where i.pool = d.pool and i.path = d.path) then d.receive_resume_token else excluded.receive_resume_token end
+       returning d.id, d.pool, d.path, d.content_hash
+     )
+     select id, pool, path, content_hash as old_hash, content_hash from upserted`,
+    [job.system_id, datasets.map((d) => d.pool), datasets.map((d) => d.dataset), datasets.map((d) => d.receive_resume_token ?? null), keep],
+  );
+  const idOf = new Map(dsRows.map((r) => [`${r.pool}\u0000${r.path}`, r]));
+
+  // 2. Skip datasets whose content is byte-for-byte what we already hold.
+  const changed: Array<{ row: DatasetRow; data: ReconcileDataset; hash: string | null }> = [];
+  for (const d of datasets) {
+    const row = idOf.get(`${d.pool}\u0000${d.dataset}`)!;
+    const hash = fullReplace ? datasetContentHash(d) : null;
+    if (fullReplace && hash === row.content_hash) {
+      counts.unchanged += d.snapshots.length + d.bookmarks.length;
+      continue;
+    }
+    changed.push({ row, data: d, hash });
+  }
+
+  const perDataset = new Map<string, number>();
+  const bump = (id: string, n = 1) => perDataset.set(id, (perDataset.get(id) ?? 0) + n);
+
+  if (changed.length > 0) {
+    // 3. Stage the reported rows of changed datasets with COPY (the fastest way in).
+    await client.query(`
+      create temp table stage_snapshots (
+        dataset_id bigint not null, kind text not null, name text not null,
+        guid numeric(20,0), createtxg numeric(20,0), creation timestamptz not null,
+        used numeric(20,0), referenced numeric(20,0), userrefs integer
+      ) on commit drop`);
+    function* lines() {
+      for (const { row, data } of changed) {
+        for (const s of data.snapshots) yield copyLine([row.id, 'snapshot', s[0], s[1], s[2], toTimestamp(s[3]), s[4], s[5], s[6]]);
+        for (const b of data.bookmarks) yield copyLine([row.id, 'bookmark', b[0], b[1], b[2], toTimestamp(b[3]), null, null, null]);
+      }
+    }
+    await copyRows(client, 'copy stage_snapshots from stdin', lines());
+    const changedIds = changed.map((c) => c.row.id);
+    // A report listing the same name twice in one dataset is refused before this point; the
+    // unique index below would make it fail loudly rather than pick one silently.
+    await client.query('create unique index on stage_snapshots (dataset_id, kind, name)');
+    await client.query('analyze stage_snapshots');
+
+    // 4. Removals: in a full inventory, every stored snapshot of a listed dataset that the report
+    //    does not contain (same kind, name and guid) is gone; a guid that changed under the same
+    //    name is a different snapshot, so the old one is gone too. Batch reports (original
+    //    clients) only ever add, except for that guid change.
+    const removed = await client.query<{ dataset_id: string; n: string }>(
+      `with gone as (
+         delete from snapshots s
+          where s.dataset_id = any($1::bigint[])
+            and ${
+              fullReplace
+                ? `not exists (select 1 from stage_snapshots t where t.dataset_id = s.dataset_id and t.kind = s.kind and t.name = s.name
+                                  and (t.guid = s.guid or (t.guid is null and s.guid is null)))`
+                : `exists (select 1 from stage_snapshots t where t.dataset_id = s.dataset_id and t.kind = s.kind and t.name = s.name
+                              and t.guid is not null and s.guid is not null and t.guid <> s.guid)`
+            }
+         returning s.*
+       ), archived as (
+         insert into snapshots_gone (id, dataset_id, system_id, kind, name, guid, createtxg, creation, used, referenced, userrefs, first_seen, last_seen, gone_report_id)
+         select id, dataset_id, system_id, kind, name, guid, createtxg, creation, used, referenced, userrefs, first_seen, last_seen, $2 from gone
+         returning dataset_id
+       )
+       select dataset_id, count(*) as n from archived group by dataset_id`,
+      [changedIds, job.report_id],
+    );
+    for (const r of removed.rows) {
+      counts.removed += Number(r.n);
+      bump(r.dataset_id, Number(r.n));
+    }
+
+    // 5. Additions and changes in one upsert. Rows whose values are identical are not written
+    //    (the WHERE of DO UPDATE), so they come back from neither branch and count as unchanged.
+    const upserted = await client.query<{ dataset_id: string; added: string; changed: string }>(
+      `with up as (
+         insert into snapshots as s (dataset_id, system_id, kind, name, guid, createtxg, creation, used, referenced, userrefs, report_id)
+         select dataset_id, $1, kind, name, guid, createtxg, creation, used, referenced, userrefs, $2 from stage_snapshots
+         on conflict (dataset_id, kind, name) do update
+           set guid = coalesce(excluded.guid, s.guid),
+               createtxg = coalesce(excluded.createtxg, s.createtxg),
+               creation = excluded.creation,
+               used = coalesce(excluded.used, s.used),
+               referenced = coalesce(excluded.referenced, s.referenced),
+               userrefs = coalesce(excluded.userrefs, s.userrefs),
+               last_seen = now(),
+               report_id = excluded.report_id
+           where (s.guid, s.createtxg, s.creation, s.used, s.referenced, s.userrefs) is distinct from
+                 (coalesce(excluded.guid, s.guid), coalesce(excluded.createtxg, s.createtxg), excluded.creation,
+                  coalesce(excluded.used, s.used), coalesce(excluded.referenced, s.referenced), coalesce(excluded.userrefs, s.userrefs))
+         returning s.dataset_id, (xmax = 0) as inserted
+       )
+       select dataset_id, count(*) filter (where inserted) as added, count(*) filter (where not inserted) as changed from up group by dataset_id`,
+      [job.system_id, job.report_id],
+    );
+    let staged = 0;
+    for (const c of changed) staged += c.data.snapshots.length + c.data.bookmarks.length;
+    for (const r of upserted.rows) {
+      counts.added += Number(r.added);
+      counts.changed += Number(r.changed);
+      bump(r.dataset_id, Number(r.added) + Number(r.changed));
+    }
+    counts.unchanged += staged - counts.added - counts.changed;
+
+    // 6. Remember the new content hash; bump the version only where rows really changed.
+    await client.query(
+      `update datasets d set content_hash = t.hash,
+              content_version = d.content_version + case when t.touched then 1 else 0 end
+         from unnest($1::bigint[], $2::text[], $3::bool[]) as t(id, hash, touched)
+        where d.id = t.id`,
+      [changed.map((c) => c.row.id), changed.map((c) => c.hash), changed.map((c) => perDataset.has(c.row.id))],
+    );
+  }
+
+  // 7. A complete inventory: datasets of this system it does not list are gone, with their snapshots.
+  if (fullReplace && job.complete) {
+    const listedIds = dsRows.map((r) => r.id);
+    const goneDatasets = await client.query<{ id: string }>(
+      `update datasets set gone_at = now(), content_hash = null, content_version = content_version + 1, receive_resume_token = null
+        where system_id = $1 and gone_at is null and not (id = any($2::bigint[]))
+        returning id`,
+      [job.system_id, listedIds],
+    );
+    if (goneDatasets.rowCount) {
+      const ids = goneDatasets.rows.map((r) => r.id);
+      const removed = await client.query<{ dataset_id: string; n: string }>(
+        `with gone as (delete from snapshots where dataset_id = any($1::bigint[]) returning *),
+              archived as (
+                insert into snapshots_gone (id, dataset_id, system_id, kind, name, guid, createtxg, creation, used, referenced, userrefs, first_seen, last_seen, gone_report_id)
+                select id, dataset_id, system_id, kind, name, guid, createtxg, creation, used, referenced, userrefs, first_seen, last_seen, $2 from gone
+                returning dataset_id)
+         select dataset_id, count(*) as n from archived group by dataset_id`,
+        [ids, job.report_id],
+      );
+      for (const r of removed.rows) counts.removed += Number(r.n);
+      for (const id of ids) bump(id, 1);
+    }
+  }
+
+  // 8. One recompute job per (dataset, new version) that changed.
+  let recompute: RecomputeLinksPayload[] = [];
+  if (perDataset.size > 0) {
+    const { rows } = await client.query<{ id: string; pool: string; path: string; content_version: string }>(
+      'select id, pool, path, content_version from datasets where id = any($1::bigint[]) order by id',
+      [[...perDataset.keys()]],
+    );
+    recompute = rows.map((r) => ({ system_id: job.system_id, dataset_id: String(r.id), pool: r.pool, dataset: r.path, version: String(r.content_version) }));
+  }
+  return { counts, recompute };
+}
+
+/** Record a report that will never apply (final failure), so GET /reports can say why. */
+export async function markReportFailed(pool: pg.Pool, job: Pick<ReconcilePayload, 'system_id' | 'report_id' | 'mode' | 'generation' | 'complete' | 'chunk_count' | 'received_at'>, error: string): Promise<void> {
+  await pool.query(
+    `insert into inventory_reports (system_id, report_id, mode, generation, complete, chunk_count, status, received_at, error)
+     select $1, $2, $3, $4, $5, $6, 'failed', $7, $8 where exists (select 1 from systems where id = $1)
+     on conflict (system_id, report_id) do update set status = 'failed', error = excluded.error
+       where inventory_reports.status not in ('applied', 'superseded')`,
+    [job.system_id, job.report_id, job.mode, job.generation, job.complete, job.chunk_count, job.received_at, error.slice(0, 2000)],
+  );
+}

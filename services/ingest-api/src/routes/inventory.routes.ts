@@ -1,0 +1,257 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { Router, type Request, type Response } from 'express';
+import {
+  inventoryReportSchema,
+  originalSnapshotBatchSchema,
+  originalSnapshotSchema,
+  type InventoryReportBody,
+  type OriginalSnapshotItem,
+  type ReconcileDataset,
+  type ReconcilePayload,
+} from '@zfs-sync/contracts';
+import { TsvLineError, ZfsListTsvParser } from '@zfs-sync/domain';
+import { QueueUnavailableError } from '@zfs-sync/queue';
+import { principalOf, requireSystem } from '../auth/authenticate.js';
+import type { ApiDeps } from '../deps.js';
+import { jsonBody, validBody } from '../http/body.js';
+import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized, unavailable, validationProblem } from '../http/problem.js';
+import { ReportFieldError, fromZfsList, normalizeInventory, normalizeOriginalSnapshots } from '../inventory/normalize-report.js';
+import { ReportRegistry, type ReportMeta } from '../inventory/report-registry.js';
+import { systemIdParam } from './systems.routes.js';
+
+const TSV = 'text/tab-separated-values';
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** Redis errors on the hot path become an immediate 503: nothing was accepted. */
+async function orUnavailable<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof HttpProblem) throw err;
+    throw unavailable(`the queue is unreachable; nothing was accepted, retry later (${(err as Error).message})`);
+  }
+}
+
+function reportFieldError(err: unknown): never {
+  if (err instanceof ReportFieldError) throw validationProblem(err.error);
+  throw err;
+}
+
+/** Stream a `zfs list -Hp` TSV body through the line parser without holding the text. */
+async function readZfsListBody(req: Request, limitBytes: number) {
+  const parser = new ZfsListTsvParser();
+  let bytes = 0;
+  let tooLarge = false;
+  req.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > limitBytes && !tooLarge) {
+      tooLarge = true;
+      req.pause();
+    }
+  });
+  const lines = createInterface({ input: req, crlfDelay: Infinity });
+  let n = 0;
+  try {
+    for await (const line of lines) {
+      if (tooLarge) break;
+      parser.push(line, ++n);
+    }
+  } catch (err) {
+    lines.close();
+    if (err instanceof TsvLineError) {
+      throw new HttpProblem(400, 'validation-error', `${err.message}`, { field: err.field ?? 'line', line: err.line });
+    }
+    throw err;
+  }
+  if (tooLarge) throw new HttpProblem(413, 'body-too-large', `the request body is larger than this route accepts (${limitBytes} bytes)`);
+  return parser.finish();
+}
+
+const queryBool = (v: unknown, name: string, dflt: boolean): boolean => {
+  if (v === undefined) return dflt;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw badRequest(`${name} must be true or false`, { field: name });
+};
+
+export function inventoryRoutes(deps: ApiDeps): Router {
+  const r = Router();
+  const registry = new ReportRegistry(deps.redis, deps.config.queuePrefix);
+  const bigJson = jsonBody(deps.config.inventoryBodyLimitBytes, [TSV]);
+  const smallJson = jsonBody(deps.config.jsonBodyLimitBytes);
+  const parseInventory = validBody<InventoryReportBody>(inventoryReportSchema);
+  const parseOne = validBody<OriginalSnapshotItem>(originalSnapshotSchema);
+  const parseBatch = validBody<OriginalSnapshotItem[]>(originalSnapshotBatchSchema);
+
+  /** Claim, enqueue, answer. Shared by every way a report arrives. */
+  async function accept(res: Response, job: ReconcilePayload, counts: { datasets: number; snapshots: number; bookmarks: number }, status = 202) {
+    const meta: ReportMeta = { mode: job.mode, received_at: job.received_at, chunk_count: job.chunk_count, generation: job.generation };
+    if (job.generation !== null) {
+      const applied = await orUnavailable(registry.appliedGeneration(job.system_id));
+      if (applied !== null && job.generation < applied) {
+        return res.status(202).json({ report_id: job.report_id, system_id: job.system_id, status: 'superseded', detail: `generation ${job.generation} is older than the applied generation ${applied}; nothing changed` });
+      }
+    }
+    const claim = await orUnavailable(registry.claimChunk(job.system_id, job.report_id, job.chunk_index, job.body_hash, meta));
+    if (claim.outcome === 'different') {
+      throw conflict(`report ${job.report_id} (chunk ${job.chunk_index}) was already received with a different body or different report fields; use a new report_id`, { field: 'report_id' });
+    }
+    try {
+      await deps.producer.enqueue('reconcile', { ...job, received_at: claim.meta.received_at });
+    } catch (err) {
+      if (claim.outcome === 'new') await registry.releaseChunk(job.system_id, job.report_id, job.chunk_index);
+      if (err instanceof QueueUnavailableError) throw unavailable(`the queue is unreachable; nothing was accepted, retry later`);
+      throw err;
+    }
+    res.status(status).json({
+      report_id: job.report_id,
+      system_id: job.system_id,
+      status: 'queued',
+      duplicate: claim.outcome === 'same',
+      received_at: claim.meta.received_at,
+      chunk: { index: job.chunk_index, count: job.chunk_count },
+      accepted: counts,
+      status_url: `/api/v1/reports/${encodeURIComponent(job.report_id)}?system_id=${job.system_id}`,
+    });
+  }
+
+  r.post('/systems/:id/inventory', ...bigJson, async (req, res) => {
+    const systemId = systemIdParam(req);
+    requireSystem(res, systemId);
+    const receivedAt = new Date().toISOString();
+    if (req.is(TSV)) {
+      const reportId = typeof req.query.report_id === 'string' ? req.query.report_id : `tsv-${randomUUID()}`;
+      if (!/^[A-Za-z0-9._-]{1,128}$/.test(reportId)) throw badRequest('report_id must be 1–128 characters of letters, digits, ".", "_" or "-"', { field: 'report_id' });
+      const genRaw = req.query.generation;
+      const generation = genRaw === undefined ? Date.now() : Number(genRaw);
+      if (!Number.isSafeInteger(generation) || generation < 0) throw badRequest('generation must be a non-negative integer (e.g. epoch milliseconds)', { field: 'generation' });
+      const complete = queryBool(req.query.complete, 'complete', false);
+      const hash = createHash('sha256');
+      req.on('data', (c: Buffer) => hash.update(c));
+      const parsed = fromZfsList(await readZfsListBody(req, deps.config.inventoryBodyLimitBytes));
+      const bodyHash = createHash('sha256').update(`${hash.digest('hex')}|${generation}|${complete}`).digest('hex');
+      return accept(res, { mode: 'inventory', system_id: systemId, report_id: reportId, generation, complete, chunk_index: 0, chunk_count: 1, body_hash: bodyHash, received_at: receivedAt, datasets: parsed.datasets }, { datasets: parsed.datasets.length, snapshots: parsed.snapshots, bookmarks: parsed.bookmarks });
+    }
+    if (req.body === undefined) throw badRequest('an inventory body is required (JSON, or zfs list output as text/tab-separated-values)');
+    const body = parseInventory(req);
+    const chunk = body.chunk ?? { index: 0, count: 1 };
+    if (chunk.index >= chunk.count) throw validationProblem({ pointer: '/chunk/index', field: 'chunk.index', detail: `chunk.index must be below chunk.count (${chunk.count})` });
+    let normalized;
+    try {
+      normalized = normalizeInventory(body);
+    } catch (err) {
+      reportFieldError(err);
+    }
+    await accept(
+      res,
+      { mode: 'inventory', system_id: systemId, report_id: body.report_id, generation: body.generation, complete: body.complete, chunk_index: chunk.index, chunk_count: chunk.count, body_hash: sha256(JSON.stringify(body)), received_at: receivedAt, datasets: normalized!.datasets },
+      { datasets: normalized!.datasets.length, snapshots: normalized!.snapshots, bookmarks: normalized!.bookmarks },
+    );
+  });
+
+  /** The original single-snapshot and batch forms: upserts, one job per system named in the items. */
+  async function acceptOriginal(req: Request, res: Response, items: OriginalSnapshotItem[], pointerOf: (i: number) => string, single: boolean) {
+    const who = principalOf(res);
+    if (who.kind === 'anonymous') throw unauthorized();
+    items.forEach((item, i) => {
+      if (who.kind === 'host' && item.system_id.toLowerCase() !== who.systemId) {
+        throw new HttpProblem(403, 'forbidden', `${pointerOf(i).slice(1).replace(/\//g, '.') || 'body'}.system_id: a host key reports only for its own system`, { field: `${single ? '' : `[${i}].`}system_id`, pointer: `${pointerOf(i)}/system_id` });
+      }
+      if (who.kind !== 'host' && who.kind !== 'admin') throw forbidden('reporting snapshots needs the host key (or the admin token)');
+    });
+    let perSystem: Map<string, ReconcileDataset[]>;
+    try {
+      perSystem = normalizeOriginalSnapshots(items, pointerOf);
+    } catch (err) {
+      reportFieldError(err);
+    }
+    if (who.kind === 'admin') {
+      for (const systemId of perSystem!.keys()) {
+        if (!(await deps.systems.get(systemId))) throw validationProblem({ pointer: '/system_id', field: 'system_id', detail: `system_id ${systemId} is not a registered system` });
+      }
+    }
+    const receivedAt = new Date().toISOString();
+    const reportId = `batch-${randomUUID()}`;
+    const bodyHash = sha256(JSON.stringify(req.body));
+    const jobs = [...perSystem!].map(([systemId, datasets]): ReconcilePayload => ({ mode: 'batch', system_id: systemId.toLowerCase(), report_id: reportId, generation: null, complete: false, chunk_index: 0, chunk_count: 1, body_hash: bodyHash, received_at: receivedAt, datasets }));
+    try {
+      for (const job of jobs) await deps.producer.enqueue('reconcile', job);
+    } catch (err) {
+      if (err instanceof QueueUnavailableError) throw unavailable('the queue is unreachable; nothing was accepted, retry later');
+      throw err;
+    }
+    const answer = { report_id: reportId, status: 'queued', accepted: items.length, status_url: `/api/v1/reports/${reportId}` };
+    if (single) {
+      const item = items[0]!;
+      const ds = jobs[0]!.datasets[0]!;
+      const row = ds.snapshots[0]!;
+      res.status(201).json({ ...answer, name: row[0], pool: ds.pool, dataset: ds.dataset, timestamp: new Date(row[3] * 1000).toISOString(), size: row[4], used: row[4], referenced: row[5], guid: row[1], createtxg: row[2], extra_metadata: item.extra_metadata ?? {}, system_id: jobs[0]!.system_id });
+    } else {
+      res.status(202).json(answer);
+    }
+  }
+
+  r.post('/snapshots', ...smallJson, async (req, res) => {
+    const item = parseOne(req);
+    await acceptOriginal(req, res, [item], () => '', true);
+  });
+
+  r.post('/snapshots/batch', ...bigJson, async (req, res) => {
+    if (req.is(TSV)) throw new HttpProblem(415, 'unsupported-media-type', 'the batch endpoint takes a JSON array; send zfs list output to /systems/{id}/inventory');
+    const items = parseBatch(req);
+    await acceptOriginal(req, res, items, (i) => `/${i}`, false);
+  });
+
+  r.get('/reports/:report_id', async (req, res) => {
+    const reportId = req.params.report_id;
+    if (!/^[A-Za-z0-9._-]{1,160}$/.test(reportId)) throw badRequest('report_id is not a valid report id', { field: 'report_id' });
+    const who = principalOf(res);
+    if (who.kind === 'anonymous') throw unauthorized();
+    let systemId: string | undefined;
+    if (who.kind === 'host') systemId = who.systemId;
+    else if (who.kind === 'admin') systemId = typeof req.query.system_id === 'string' ? req.query.system_id.toLowerCase() : undefined;
+    else throw forbidden('reading reports needs a host key or the admin token');
+    if (typeof req.query.system_id === 'string' && who.kind === 'host' && req.query.system_id.toLowerCase() !== who.systemId) throw forbidden('a host key reads only its own reports');
+
+    const { rows } = await deps.pool.query(
+      `select system_id, report_id, mode, status, received_at, applied_at, counts, error, chunk_count, generation, complete
+         from inventory_reports where report_id = $1 ${systemId ? 'and system_id = $2' : ''} limit 2`,
+      systemId ? [reportId, systemId] : [reportId],
+    );
+    if (rows.length > 1) throw badRequest('several systems used this report id; add ?system_id=', { field: 'system_id' });
+    const row = rows[0];
+    if (row && row.status !== 'queued') {
+      return res.json({
+        report_id: row.report_id,
+        system_id: row.system_id,
+        mode: row.mode,
+        status: row.status,
+        generation: row.generation === null ? null : Number(row.generation),
+        complete: row.complete,
+        received_at: row.received_at.toISOString(),
+        applied_at: row.applied_at ? row.applied_at.toISOString() : null,
+        counts: row.counts,
+        ...(row.error ? { error: row.error } : {}),
+        chunks: { expected: row.chunk_count },
+      });
+    }
+    // Not applied yet: what the API accepted (chunks received so far).
+    const sid = row?.system_id ?? systemId;
+    const pending = sid ? await orUnavailable(registry.get(sid, reportId)) : null;
+    if (!pending) throw notFound(`no report ${reportId}${sid ? ` for system ${sid}` : ''} (reports are kept 7 days before they apply; admins may need ?system_id=)`);
+    res.json({
+      report_id: reportId,
+      system_id: sid,
+      mode: pending.meta.mode,
+      status: 'queued',
+      generation: pending.meta.generation,
+      received_at: pending.meta.received_at,
+      applied_at: null,
+      counts: { added: 0, removed: 0, changed: 0, unchanged: 0 },
+      chunks: { received: pending.chunks, expected: pending.meta.chunk_count },
+    });
+  });
+
+  return r;
+}

@@ -1,0 +1,50 @@
+import { UnrecoverableError } from 'bullmq';
+import { ReportRejectedError, applyReport, markReportFailed } from '@zfs-sync/db';
+import { defineWorker } from '@zfs-sync/queue';
+import type { ProcessorDefinition } from '../../processor.js';
+
+/** Same key the API reads (services/ingest-api/src/inventory/report-registry.ts). */
+const generationKey = (prefix: string, systemId: string) => `${prefix}:generation:${systemId}`;
+
+/**
+ * Reconcile: apply one inventory report (chunk) to PostgreSQL in one transaction, then produce a
+ * recompute-links job per changed dataset. A crash before commit rolls everything back and
+ * BullMQ retries the job; a crash after commit is caught by the replay path (the report is
+ * already applied, its recorded recompute jobs are enqueued again under the same job ids).
+ */
+export const reconcileProcessor: ProcessorDefinition = {
+  name: 'reconcile',
+  async start(deps) {
+    const worker = defineWorker({
+      key: 'reconcile',
+      redisUrl: deps.config.redisUrl,
+      prefix: deps.config.queuePrefix,
+      logger: deps.logger,
+      concurrency: deps.config.workerConcurrency,
+      // A 300k-row report can take a while; the lock must outlive it or it is run twice at once.
+      workerOptions: { lockDuration: 120_000 },
+      handler: async (payload, { job, logger }) => {
+        let outcome;
+        try {
+          outcome = await applyReport(deps.pool, payload);
+        } catch (err) {
+          const final = err instanceof ReportRejectedError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+          if (final) await markReportFailed(deps.pool, payload, (err as Error).message).catch(() => {});
+          if (err instanceof ReportRejectedError) throw new UnrecoverableError(err.message);
+          throw err;
+        }
+        if (outcome.status === 'applied') {
+          await deps.producer.enqueueBulk('recomputeLinks', outcome.recompute);
+          if (payload.generation !== null) {
+            await deps.redis.set(generationKey(deps.config.queuePrefix, payload.system_id), String(payload.generation)).catch(() => {});
+          }
+          logger.info({ system_id: payload.system_id, report_id: payload.report_id, counts: outcome.counts, recompute: outcome.recompute.length, replayed: outcome.replayed }, 'report applied');
+        } else {
+          logger.info({ system_id: payload.system_id, report_id: payload.report_id, ...outcome }, `report ${outcome.status}`);
+        }
+        return outcome.status === 'applied' ? { status: 'applied', counts: outcome.counts } : outcome;
+      },
+    });
+    return { worker };
+  },
+};
