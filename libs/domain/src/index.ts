@@ -4,3 +4,4 @@ export * from './zfs/zfs-name.js';
 export * from './zfs/uint64.js';
 export * from './zfs/zfs-list-tsv.js';
 export * from './zfs/snapshot-input.js';
+export * from './sync/index.js';

@@ -1,8 +1,56 @@
-export * from './types.js';
-export * from './order.js';
-export * from './eligibility.js';
-export * from './policy.js';
-export * from './link-verdict.js';
-export * from './topology.js';
-export * from './commands.js';
-export * from './conflicts.js';
+/**
+ * The sync engine's public API: pure functions from inventories and group policies to link
+ * verdicts, links, transfer commands and conflicts. Named exports only, so helpers used between
+ * these files do not leak into `@zfs-sync/domain`.
+ */
+export type * from './types.js';
+export { orderSnapshots, compareSnapshotRefs } from './order.js';
+export {
+  checkSnapshotPattern,
+  compileSnapshotPattern,
+  MAX_SNAPSHOT_PATTERN_LENGTH,
+  eligibilityRules,
+  isEligible,
+  checkDatasetGlob,
+  datasetGlobMatches,
+  datasetSelected,
+  type EligibilityRules,
+} from './eligibility.js';
+export { DEFAULT_MAX_LAG_SECONDS, defaultSyncPolicy, checkSyncPolicy } from './policy.js';
+export {
+  computeLinkVerdict,
+  prepareHostView,
+  verdictForPrepared,
+  PreparedHostView,
+  VERDICT_LIST_LIMIT,
+  type LinkVerdictInput,
+} from './link-verdict.js';
+export { planGroupLinks, type PlannedLink, type PlanGroupLinksInput } from './topology.js';
+export {
+  PlanError,
+  isPlausibleResumeToken,
+  sshCommandPrefix,
+  buildSshCommand,
+  buildSendArgs,
+  buildReceiveArgs,
+  buildTransferCommand,
+  buildTransferPlan,
+  isDestructiveStrategy,
+  wouldDestroy,
+  buildRemedyPlan,
+  type DatasetRef,
+  type TransferSpec,
+  type TransferPlan,
+  type PlanContext,
+  type RemedyStrategy,
+  type RemedyPlan,
+  type RemedyInput,
+} from './commands.js';
+export {
+  conflictFromVerdict,
+  remedyStrategiesFor,
+  type ConflictType,
+  type ConflictSeverity,
+  type ConflictDetails,
+  type ConflictDraft,
+} from './conflicts.js';

@@ -268,3 +268,14 @@ test('formatDuration', (t) => {
   t.is(formatDuration(3 * DAY), '3d');
   t.is(formatDuration(3 * DAY + 7200), '3d 2h');
 });
+
+test('an empty or missing guid counts as "not reported", never as a guid', (t) => {
+  const T = host('T', [a!, b!]);
+  T.snapshots[0]!.guid = '';
+  (T.snapshots[1] as { guid?: string | null }).guid = undefined;
+  const v = verdict(host('S', [a!, b!, c!]), T);
+  t.is(v.matchedBy, 'name');
+  t.is(v.verdict, 'behind');
+  t.is(v.base?.name, 'auto-1');
+  t.deepEqual(v.nameCollisions, []);
+});

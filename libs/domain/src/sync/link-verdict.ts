@@ -16,26 +16,13 @@ export const VERDICT_LIST_LIMIT = 50;
 // ---------------------------------------------------------------------------------------------
 // Preparing one host's view (done once per host, reused by every link that touches it)
 
-export interface PreparedHostView {
-  view: HostDatasetView;
-  /** Snapshots oldest first, in this host's own order. */
-  ordered: SnapshotRef[];
-  /** Whether `ordered` is by createtxg (every snapshot and bookmark reported one). */
-  byTxg: boolean;
-  /** Whether every snapshot and bookmark reported a guid. */
-  hasAllGuids: boolean;
-  indexByGuid: Map<string, number>;
-  indexByName: Map<string, number>;
-  bookmarkByGuid: Map<string, SnapshotRef>;
-  bookmarkByName: Map<string, SnapshotRef>;
-  /** eligible[i]: ordered[i] may end a transfer. */
-  eligible: Uint8Array;
-  /** eligibleFrom[i]: how many of ordered[i..] are eligible (length n + 1). */
-  eligibleFrom: Int32Array;
+/** A ref's guid, or null when the client did not report one (null, missing or empty). */
+function knownGuid(ref: SnapshotRef): string | null {
+  return ref.guid || null;
 }
 
 function everyHasGuid(refs: readonly SnapshotRef[]): boolean {
-  return refs.every((r) => r.guid !== null && r.guid !== undefined && r.guid !== '');
+  return refs.every((r) => knownGuid(r) !== null);
 }
 
 function indexBy<T>(items: readonly SnapshotRef[], key: (r: SnapshotRef) => string | null, value: (r: SnapshotRef, i: number) => T): Map<string, T> {
@@ -47,30 +34,65 @@ function indexBy<T>(items: readonly SnapshotRef[], key: (r: SnapshotRef) => stri
   return map;
 }
 
+/**
+ * One host's view, ordered and judged once and reused by every link that touches it. The lookup
+ * maps are built on first use: a link usually needs only some of them, and building a map of
+ * 10,000+ keys is the most expensive step of a recompute.
+ */
+export class PreparedHostView {
+  /** Snapshots oldest first, in this host's own order. */
+  readonly ordered: SnapshotRef[];
+  /** Whether `ordered` is by createtxg (every snapshot and bookmark reported one). */
+  readonly byTxg: boolean;
+  /** Whether every snapshot and bookmark reported a guid. */
+  readonly hasAllGuids: boolean;
+  /** eligible[i]: ordered[i] may end a transfer. */
+  readonly eligible: Uint8Array;
+  /** eligibleFrom[i]: how many of ordered[i..] are eligible (length n + 1). */
+  readonly eligibleFrom: Int32Array;
+  private guidIndex?: Map<string, number>;
+  private nameIndex?: Map<string, number>;
+  private bookmarkGuids?: Map<string, SnapshotRef>;
+  private bookmarkNames?: Map<string, SnapshotRef>;
+
+  constructor(readonly view: HostDatasetView, rules: EligibilityRules) {
+    const snapshots = view.present ? view.snapshots : [];
+    const bookmarks = this.bookmarks;
+    this.byTxg = canOrderByTxg(snapshots) && canOrderByTxg(bookmarks);
+    this.ordered = orderWith(snapshots, this.byTxg);
+    this.hasAllGuids = everyHasGuid(snapshots) && everyHasGuid(bookmarks);
+    this.eligible = new Uint8Array(this.ordered.length);
+    this.eligibleFrom = new Int32Array(this.ordered.length + 1);
+    for (let i = this.ordered.length - 1; i >= 0; i--) {
+      this.eligible[i] = isEligible(this.ordered[i]!, rules) ? 1 : 0;
+      this.eligibleFrom[i] = this.eligibleFrom[i + 1]! + this.eligible[i]!;
+    }
+  }
+
+  get bookmarks(): readonly SnapshotRef[] {
+    return this.view.present ? this.view.bookmarks : [];
+  }
+
+  get indexByGuid(): Map<string, number> {
+    return (this.guidIndex ??= indexBy(this.ordered, knownGuid, (_r, i) => i));
+  }
+
+  get indexByName(): Map<string, number> {
+    return (this.nameIndex ??= indexBy(this.ordered, (r) => r.name, (_r, i) => i));
+  }
+
+  get bookmarkByGuid(): Map<string, SnapshotRef> {
+    return (this.bookmarkGuids ??= indexBy(this.bookmarks, knownGuid, (r) => r));
+  }
+
+  get bookmarkByName(): Map<string, SnapshotRef> {
+    return (this.bookmarkNames ??= indexBy(this.bookmarks, (r) => r.name, (r) => r));
+  }
+}
+
 /** Order, index and judge eligibility of one host's view under the given rules. */
 export function prepareHostView(view: HostDatasetView, rules: EligibilityRules): PreparedHostView {
-  const snapshots = view.present ? view.snapshots : [];
-  const bookmarks = view.present ? view.bookmarks : [];
-  const byTxg = canOrderByTxg(snapshots) && canOrderByTxg(bookmarks);
-  const ordered = orderWith(snapshots, byTxg);
-  const eligible = new Uint8Array(ordered.length);
-  const eligibleFrom = new Int32Array(ordered.length + 1);
-  for (let i = ordered.length - 1; i >= 0; i--) {
-    eligible[i] = isEligible(ordered[i]!, rules) ? 1 : 0;
-    eligibleFrom[i] = eligibleFrom[i + 1]! + eligible[i]!;
-  }
-  return {
-    view,
-    ordered,
-    byTxg,
-    hasAllGuids: everyHasGuid(snapshots) && everyHasGuid(bookmarks),
-    indexByGuid: indexBy(ordered, (r) => r.guid, (_r, i) => i),
-    indexByName: indexBy(ordered, (r) => r.name, (_r, i) => i),
-    bookmarkByGuid: indexBy(bookmarks, (r) => r.guid, (r) => r),
-    bookmarkByName: indexBy(bookmarks, (r) => r.name, (r) => r),
-    eligible,
-    eligibleFrom,
-  };
+  return new PreparedHostView(view, rules);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -83,7 +105,9 @@ export function matchModeFor(a: PreparedHostView, b: PreparedHostView): 'guid' |
 
 /** Two refs with the same name are only the same snapshot if their guids do not contradict. */
 function guidsCompatible(a: SnapshotRef, b: SnapshotRef): boolean {
-  return a.guid === null || b.guid === null || a.guid === b.guid;
+  const ga = knownGuid(a);
+  const gb = knownGuid(b);
+  return ga === null || gb === null || ga === gb;
 }
 
 /**
@@ -92,8 +116,9 @@ function guidsCompatible(a: SnapshotRef, b: SnapshotRef): boolean {
  * contradicting guid (a name collision is not the same snapshot).
  */
 export function findSnapshotIndex(host: PreparedHostView, ref: SnapshotRef, mode: 'guid' | 'name'): number {
-  if (ref.guid !== null) {
-    const byGuid = host.indexByGuid.get(ref.guid);
+  const guid = knownGuid(ref);
+  if (guid !== null) {
+    const byGuid = host.indexByGuid.get(guid);
     if (byGuid !== undefined) return byGuid;
   }
   if (mode === 'guid') return -1;
@@ -103,8 +128,9 @@ export function findSnapshotIndex(host: PreparedHostView, ref: SnapshotRef, mode
 
 /** The bookmark on `host` that keeps `ref`, if any (same rules as findSnapshotIndex). */
 export function findBookmark(host: PreparedHostView, ref: SnapshotRef, mode: 'guid' | 'name'): SnapshotRef | undefined {
-  if (ref.guid !== null) {
-    const byGuid = host.bookmarkByGuid.get(ref.guid);
+  const guid = knownGuid(ref);
+  if (guid !== null) {
+    const byGuid = host.bookmarkByGuid.get(guid);
     if (byGuid) return byGuid;
   }
   if (mode === 'guid') return undefined;
@@ -116,10 +142,15 @@ export function findBookmark(host: PreparedHostView, ref: SnapshotRef, mode: 'gu
 export function findNameCollisions(source: PreparedHostView, target: PreparedHostView): string[] {
   const collisions: string[] = [];
   for (const t of target.ordered) {
+    const guid = knownGuid(t);
+    if (guid === null) continue; // without a guid, a name cannot be told apart
+    // Fast path: the same snapshot under the same name (the usual case) needs no name index.
+    const same = source.indexByGuid.get(guid);
+    if (same !== undefined && source.ordered[same]!.name === t.name) continue;
     const i = source.indexByName.get(t.name);
     if (i === undefined) continue;
-    const s = source.ordered[i]!;
-    if (s.guid !== null && t.guid !== null && s.guid !== t.guid) collisions.push(t.name);
+    const other = knownGuid(source.ordered[i]!);
+    if (other !== null && other !== guid) collisions.push(t.name);
   }
   return collisions;
 }
@@ -151,7 +182,7 @@ export function findCommonBase(source: PreparedHostView, target: PreparedHostVie
     if (si >= 0) {
       const s = source.ordered[si]!;
       return {
-        base: { name: s.name, targetName: t.name, guid: s.guid ?? t.guid, kind: 'snapshot' },
+        base: { name: s.name, targetName: t.name, guid: knownGuid(s) ?? knownGuid(t), kind: 'snapshot' },
         targetIndex: ti,
         sourceIndex: si,
         sourceAfter: si + 1,
@@ -161,7 +192,7 @@ export function findCommonBase(source: PreparedHostView, target: PreparedHostVie
     const bookmark = findBookmark(source, t, mode);
     if (bookmark) {
       return {
-        base: { name: bookmark.name, targetName: t.name, guid: bookmark.guid ?? t.guid, kind: 'bookmark' },
+        base: { name: bookmark.name, targetName: t.name, guid: knownGuid(bookmark) ?? knownGuid(t), kind: 'bookmark' },
         targetIndex: ti,
         sourceIndex: -1,
         sourceAfter: firstIndexNewerThan(source.ordered, bookmark, source.byTxg),
