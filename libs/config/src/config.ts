@@ -24,6 +24,7 @@ export interface Config {
   inventoryBodyLimitBytes: number;
   shutdownTimeoutMs: number;
   workerConcurrency: number;
+  jobLockMs: number;
   /** Where the values came from, for the start-up log line (never the values of secrets). */
   sourceFile: string | null;
 }
