@@ -1,5 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { JOBS, type JobDefinition, type JobKey, type PayloadOf, compile, type Validation } from '@zfs-sync/contracts';
+import { withTimeout } from '@zfs-sync/runtime';
 import { producerConnection } from './connection.js';
 
 export class QueueUnavailableError extends Error {
@@ -40,6 +41,7 @@ export class Producer {
   constructor(
     private readonly redisUrl: string,
     readonly prefix: string,
+    private readonly timeoutMs = 5000,
   ) {}
 
   queue(name: string): Queue {
@@ -58,7 +60,8 @@ export class Producer {
     const check = payloadValidator(key)(payload);
     if (!check.ok) throw new InvalidJobPayloadError(`${def.queue}/${def.name}: ${check.error.detail}`);
     try {
-      const job = await this.queue(def.queue).add(def.name, payload, jobOptions(def, payload, extra));
+      // BullMQ waits for a connection that may never come back; the API must answer at once.
+      const job = await withTimeout(this.queue(def.queue).add(def.name, payload, jobOptions(def, payload, extra)), this.timeoutMs, `adding to ${def.queue}`);
       return job.id;
     } catch (err) {
       throw new QueueUnavailableError(`queue ${def.queue} unavailable: ${(err as Error).message}`);
@@ -74,7 +77,7 @@ export class Producer {
       if (!check.ok) throw new InvalidJobPayloadError(`${def.queue}/${def.name}: ${check.error.detail}`);
     }
     try {
-      await this.queue(def.queue).addBulk(payloads.map((data) => ({ name: def.name, data, opts: jobOptions(def, data) })));
+      await withTimeout(this.queue(def.queue).addBulk(payloads.map((data) => ({ name: def.name, data, opts: jobOptions(def, data) }))), this.timeoutMs, `adding to ${def.queue}`);
     } catch (err) {
       throw new QueueUnavailableError(`queue ${def.queue} unavailable: ${(err as Error).message}`);
     }

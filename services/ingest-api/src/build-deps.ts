@@ -21,7 +21,7 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
       resolve();
     });
   });
-  const producer = new Producer(config.redisUrl, config.queuePrefix);
+  const producer = new Producer(config.redisUrl, config.queuePrefix, 2000);
   const systems = new SystemsRepository(orm.em, pool);
   const admin = await resolveAdminTokenHash(pool, config.adminToken);
   return {

@@ -22,7 +22,7 @@ export const reconcileProcessor: ProcessorDefinition = {
       logger: deps.logger,
       concurrency: deps.config.workerConcurrency,
       // A 300k-row report can take a while; the lock must outlive it or it is run twice at once.
-      workerOptions: { lockDuration: 120_000 },
+      workerOptions: { lockDuration: deps.config.jobLockMs, stalledInterval: Math.max(1000, Math.floor(deps.config.jobLockMs / 2)) },
       handler: async (payload, { job, logger }) => {
         let outcome;
         try {

@@ -1,0 +1,2 @@
+export * from './api-harness.js';
+export * from './inventory-fixtures.js';

@@ -1,0 +1,2 @@
+export { startWorkers, type RunningWorkers } from './start-workers.js';
+export { PROCESSORS, selectProcessors } from './registry.js';
