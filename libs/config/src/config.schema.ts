@@ -38,5 +38,6 @@ export const CONFIG_KEYS = [
   { key: 'inventory_body_limit_bytes', env: [zs('inventory_body_limit_bytes')], type: 'integer', minimum: 1024, maximum: 1_073_741_824, default: 67_108_864, doc: 'Largest body accepted by the inventory and batch snapshot routes.' },
   { key: 'shutdown_timeout_ms', env: [zs('shutdown_timeout_ms')], type: 'integer', minimum: 100, maximum: 600_000, default: 10_000, doc: 'How long a process waits for in-flight work on SIGTERM before it forces exit.' },
   { key: 'job_lock_ms', env: [zs('job_lock_ms')], type: 'integer', minimum: 1000, maximum: 3_600_000, default: 120_000, doc: 'How long a worker holds a long job (an inventory report) before another worker may take it over as stalled, e.g. after a crash.' },
+  { key: 'instruction_lease_seconds', env: [zs('instruction_lease_seconds')], type: 'integer', minimum: 60, maximum: 86_400, default: 3600, doc: 'How long a transfer plan handed to a host (or reported started) is withheld from other hand-outs; renewed by progress reports.' },
   { key: 'worker_concurrency', env: [zs('worker_concurrency')], type: 'integer', minimum: 1, maximum: 256, default: 4, doc: 'Jobs each processor runs at once in one process.' },
 ] as const satisfies readonly ConfigKeySpec[];

@@ -25,6 +25,7 @@ export interface Config {
   shutdownTimeoutMs: number;
   workerConcurrency: number;
   jobLockMs: number;
+  instructionLeaseSeconds: number;
   /** Where the values came from, for the start-up log line (never the values of secrets). */
   sourceFile: string | null;
 }

@@ -3,3 +3,4 @@ export * from './jobs.js';
 export * from './schemas/common.schema.js';
 export * from './schemas/system.schema.js';
 export * from './schemas/inventory.schema.js';
+export * from './schemas/sync.schema.js';

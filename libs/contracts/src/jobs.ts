@@ -1,3 +1,4 @@
+import { recomputeGroupPayloadSchema, type RecomputeGroupPayload } from './schemas/sync.schema.js';
 import { reconcilePayloadSchema, recomputeLinksPayloadSchema, type ReconcilePayload, type RecomputeLinksPayload } from './schemas/inventory.schema.js';
 
 /**
@@ -56,6 +57,12 @@ export const JOBS = {
     // versions that a newer job supersedes, so bursts cost one recompute.
     jobId: (p) => `recompute-${p.dataset_id}-${p.version}`,
   } satisfies JobDefinition<RecomputeLinksPayload> as JobDefinition<RecomputeLinksPayload>,
+  recomputeGroup: {
+    queue: 'recompute-groups',
+    name: 'recompute-group',
+    schema: recomputeGroupPayloadSchema,
+    retry: standardRetry,
+  } satisfies JobDefinition<RecomputeGroupPayload> as JobDefinition<RecomputeGroupPayload>,
 } as const;
 
 export type JobKey = keyof typeof JOBS;

@@ -9,3 +9,8 @@ export * from './repositories/systems.repository.js';
 export { MIGRATIONS } from './migrations/index.js';
 export * from './inventory/apply-report.js';
 export * from './inventory/copy-text.js';
+export * from './repositories/snapshot-queries.js';
+export * from './repositories/sync-groups.repository.js';
+export * from './sync/dataset-views.js';
+export * from './sync/link-engine.js';
+export * from './sync/instructions.repository.js';

@@ -7,6 +7,7 @@ import { HttpProblem, errorHandler } from './http/problem.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { inventoryRoutes } from './routes/inventory.routes.js';
 import { snapshotReadRoutes } from './routes/snapshot-read.routes.js';
+import { syncRoutes } from './routes/sync.routes.js';
 import { systemsRoutes } from './routes/systems.routes.js';
 
 export const API_PREFIX = '/api/v1';
@@ -43,6 +44,7 @@ export function createApp(deps: ApiDeps): Express {
   api.use(systemsRoutes(deps));
   api.use(inventoryRoutes(deps));
   api.use(snapshotReadRoutes(deps));
+  api.use(syncRoutes(deps));
   app.use(API_PREFIX, api);
 
   app.use((req, _res, next) => next(new HttpProblem(404, 'not-found', `no route ${req.method} ${req.path}`)));

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Config } from '@zfs-sync/config';
-import { SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
+import { InstructionsRepository, SyncGroupsRepository, SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
 import { Producer, producerConnection } from '@zfs-sync/queue';
 import { resolveAdminTokenHash } from './auth/admin-token.js';
@@ -32,6 +32,8 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
     redis,
     producer,
     systems,
+    groups: new SyncGroupsRepository(pool),
+    instructions: new InstructionsRepository(pool),
     adminTokenHash: admin.hash,
     generatedAdminToken: admin.generated,
     close: async () => {

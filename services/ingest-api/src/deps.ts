@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Config } from '@zfs-sync/config';
-import type { SystemsRepository } from '@zfs-sync/db';
+import type { InstructionsRepository, SyncGroupsRepository, SystemsRepository } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
 import type { Producer } from '@zfs-sync/queue';
 
@@ -16,5 +16,7 @@ export interface ApiDeps {
   redis: Redis;
   producer: Producer;
   systems: SystemsRepository;
+  groups: SyncGroupsRepository;
+  instructions: InstructionsRepository;
   adminTokenHash: string;
 }

@@ -23,5 +23,5 @@ export interface WorkerDeps {
  */
 export interface ProcessorDefinition {
   name: string;
-  start: (deps: WorkerDeps) => Promise<{ worker: Worker; stop?: () => Promise<void> }>;
+  start: (deps: WorkerDeps) => Promise<{ workers: Worker[]; stop?: () => Promise<void> }>;
 }

@@ -35,7 +35,7 @@ export async function startWorkers(config: Readonly<Config>, logger: Logger): Pr
     const s = await p.start({ ...deps, logger: logger.child({ processor: p.name }) });
     started.push(s);
   }
-  const workers = started.map((s) => s.worker);
+  const workers = started.flatMap((s) => s.workers);
   for (const w of workers) void w.run().catch((err) => logger.error({ err }, 'worker stopped with an error'));
   logger.info({ processors: processors.map((p) => p.name) }, 'workers started');
 

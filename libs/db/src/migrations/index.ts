@@ -1,5 +1,6 @@
 import { Migration20261126000001Foundation } from './Migration20261126000001_foundation.js';
 import { Migration20261126000002Inventory } from './Migration20261126000002_inventory.js';
+import { Migration20261126000003Sync } from './Migration20261126000003_sync.js';
 
 /**
  * Every migration, in order. Listed explicitly so they run the same from TypeScript sources
@@ -8,4 +9,5 @@ import { Migration20261126000002Inventory } from './Migration20261126000002_inve
 export const MIGRATIONS = [
   { name: 'Migration20261126000001_foundation', class: Migration20261126000001Foundation },
   { name: 'Migration20261126000002_inventory', class: Migration20261126000002Inventory },
+  { name: 'Migration20261126000003_sync', class: Migration20261126000003Sync },
 ];

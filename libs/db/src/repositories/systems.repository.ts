@@ -8,6 +8,10 @@ export class DuplicateHostnameError extends Error {
   override name = 'DuplicateHostnameError';
 }
 
+export class SystemInUseError extends Error {
+  override name = 'SystemInUseError';
+}
+
 export interface SystemInput {
   hostname: string;
   platform: string;
@@ -113,9 +117,15 @@ export class SystemsRepository {
     return system;
   }
 
+  /** Delete a system with its keys, inventory and memberships. Refused while it is a group's hub. */
   async delete(id: string): Promise<boolean> {
-    const { rowCount } = await this.pool.query('delete from systems where id = $1', [id]);
-    return (rowCount ?? 0) > 0;
+    try {
+      const { rowCount } = await this.pool.query('delete from systems where id = $1', [id]);
+      return (rowCount ?? 0) > 0;
+    } catch (err) {
+      if ((err as { code?: string }).code === '23503') throw new SystemInUseError('the system is the hub of a sync group; choose another hub or delete the group first');
+      throw err;
+    }
   }
 
   /** The system a live key belongs to, or null. Looked up by SHA-256 only. */

@@ -54,3 +54,14 @@ export {
   type ConflictDetails,
   type ConflictDraft,
 } from './conflicts.js';
+export {
+  decideLinkFeedback,
+  failureBackoffSeconds,
+  syncStatusOf,
+  ERROR_AFTER_FAILURES,
+  type LiveInstruction,
+  type DisplayedVerdict,
+  type FeedbackDecision,
+  type InstructionAction,
+  type InstructionStatus,
+} from './feedback.js';

@@ -9,7 +9,7 @@ import {
   type RotateKeyBody,
   type UpdateSystemBody,
 } from '@zfs-sync/contracts';
-import { DuplicateHostnameError, systemToJson } from '@zfs-sync/db';
+import { DuplicateHostnameError, SystemInUseError, systemToJson } from '@zfs-sync/db';
 import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
 import { hashKey, newHostKey } from '../auth/credentials.js';
 import type { ApiDeps } from '../deps.js';
@@ -104,7 +104,12 @@ export function systemsRoutes(deps: ApiDeps): Router {
   r.delete('/systems/:id', async (req, res) => {
     const id = systemIdParam(req);
     requireAdmin(res);
-    if (!(await deps.systems.delete(id))) throw notFound(`no system with id ${id}`);
+    try {
+      if (!(await deps.systems.delete(id))) throw notFound(`no system with id ${id}`);
+    } catch (err) {
+      if (err instanceof SystemInUseError) throw conflict(err.message);
+      throw err;
+    }
     deps.logger.info({ system_id: id }, 'system deleted');
     res.status(204).end();
   });

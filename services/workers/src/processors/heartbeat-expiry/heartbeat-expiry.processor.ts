@@ -33,6 +33,6 @@ export const heartbeatExpiryProcessor: ProcessorDefinition = {
       { every: deps.config.heartbeatSweepSeconds * 1000 },
       { name: JOBS.heartbeatSweep.name, data: {}, opts: { removeOnComplete: JOBS.heartbeatSweep.retry.removeOnComplete, removeOnFail: JOBS.heartbeatSweep.retry.removeOnFail } },
     );
-    return { worker };
+    return { workers: [worker] };
   },
 };

@@ -45,6 +45,6 @@ export const reconcileProcessor: ProcessorDefinition = {
         return outcome.status === 'applied' ? { status: 'applied', counts: outcome.counts } : outcome;
       },
     });
-    return { worker };
+    return { workers: [worker] };
   },
 };

@@ -1,0 +1,268 @@
+import { Router, type Request, type Response } from 'express';
+import {
+  addGroupMembersSchema,
+  createSyncGroupSchema,
+  instructionStatusSchema,
+  updateSyncGroupSchema,
+  type InstructionStatusBody,
+  type SyncGroupBody,
+} from '@zfs-sync/contracts';
+import { DuplicateGroupNameError, InstructionStateError, mergeGroup, policyOf, syncGroupToJson, type InstructionRow, type SyncGroupRow } from '@zfs-sync/db';
+import { checkSyncPolicy } from '@zfs-sync/domain';
+import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
+import type { ApiDeps } from '../deps.js';
+import { jsonBody, validBody } from '../http/body.js';
+import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized, validationProblem } from '../http/problem.js';
+import { systemIdParam } from './systems.routes.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function uuidParam(req: Request, name: string): string {
+  const v = req.params[name];
+  if (typeof v !== 'string' || !UUID.test(v)) throw badRequest(`${name} must be a UUID`, { field: name });
+  return v.toLowerCase();
+}
+
+export function optionalUuidQuery(req: Request, name: string): string | null {
+  const v = req.query[name];
+  if (v === undefined || v === '') return null;
+  if (typeof v !== 'string' || !UUID.test(v)) throw badRequest(`${name} must be a UUID`, { field: name });
+  return v.toLowerCase();
+}
+
+/** The original client joins pool/dataset itself and takes a dataset containing '/' as the full path. */
+function wireDataset(pool: string, path: string): string {
+  return path.includes('/') ? `${pool}/${path}` : path;
+}
+
+export function instructionToJson(i: InstructionRow) {
+  const p = i.plan;
+  return {
+    instruction_id: i.id,
+    kind: i.kind,
+    ...(i.strategy ? { strategy: i.strategy } : {}),
+    sync_group_id: i.group_id,
+    source_system_id: i.source_system_id,
+    target_system_id: i.target_system_id,
+    pool: p.pool,
+    dataset: wireDataset(p.pool, p.dataset),
+    dataset_path: p.dataset,
+    target_pool: p.targetPool,
+    target_dataset: wireDataset(p.targetPool, p.targetDataset),
+    starting_snapshot: p.startingSnapshot,
+    starting_guid: p.startingGuid,
+    ending_snapshot: p.endingSnapshot,
+    ending_guid: p.endingGuid,
+    is_incremental: p.isIncremental,
+    snapshot_count: p.snapshotCount,
+    resume_token: p.resumeToken,
+    source_ssh_hostname: p.sourceSshHostname,
+    target_ssh_hostname: p.targetSshHostname,
+    commands: p.commands,
+    ...(p.wouldDestroy ? { would_destroy: p.wouldDestroy } : {}),
+    status: i.status,
+    attempts: i.attempts,
+    consecutive_failures: i.consecutive_failures,
+    last_error: i.last_error,
+    lease_expires_at: i.lease_expires_at ? i.lease_expires_at.toISOString() : null,
+    next_attempt_at: i.next_attempt_at ? i.next_attempt_at.toISOString() : null,
+  };
+}
+
+export function linkToJson(l: Record<string, any>) {
+  return {
+    sync_group_id: l.group_id,
+    dataset: l.dataset,
+    source_system_id: l.source_system_id,
+    target_system_id: l.target_system_id,
+    verdict: l.verdict,
+    computed_verdict: l.computed_verdict,
+    lag_seconds: l.lag_seconds === null ? null : Number(l.lag_seconds),
+    base: l.base ? { name: l.base.name, guid: l.base.guid, kind: l.base.kind } : null,
+    source_only_count: l.source_only_count,
+    target_only_count: l.target_only_count,
+    name_collision: l.name_collision,
+    matched_by: l.matched_by,
+    explanation: l.explanation,
+    instruction_id: l.instruction_id,
+    conflict_id: l.conflict_id,
+    updated_at: l.updated_at.toISOString(),
+  };
+}
+
+export function syncRoutes(deps: ApiDeps): Router {
+  const r = Router();
+  const body = jsonBody(deps.config.jsonBodyLimitBytes);
+  const parseCreate = validBody<SyncGroupBody>(createSyncGroupSchema);
+  const parseUpdate = validBody<Partial<SyncGroupBody>>(updateSyncGroupSchema);
+  const parseMembers = validBody<{ system_ids?: string[]; system_id?: string }>(addGroupMembersSchema);
+  const parseStatus = validBody<InstructionStatusBody>(instructionStatusSchema);
+
+  /** Validate a would-be group as a whole; an invalid combination is refused, never stored. */
+  async function checkGroup(g: ReturnType<typeof mergeGroup>): Promise<void> {
+    const known = await deps.groups.existingSystems(g.system_ids);
+    const unknown = g.system_ids.filter((id) => !known.has(id));
+    if (unknown.length) throw validationProblem({ pointer: '/system_ids', field: 'system_ids', detail: `system_ids contains unknown systems: ${unknown.join(', ')}` });
+    const problems = checkSyncPolicy(policyOf({ ...g, id: 'new' } as SyncGroupRow), g.system_ids);
+    if (problems.length) {
+      const field = /^([a-z_]+)/.exec(problems[0]!)?.[1] ?? '';
+      throw validationProblem({ pointer: `/${field}`, field, detail: problems[0]! });
+    }
+  }
+
+  async function recompute(groupId: string, reason: string) {
+    try {
+      await deps.producer.enqueue('recomputeGroup', { group_id: groupId, reason });
+    } catch (err) {
+      // The change is stored; the next inventory of any member recomputes its datasets anyway.
+      deps.logger.warn({ group_id: groupId, err: (err as Error).message }, 'could not queue a group recompute');
+    }
+  }
+
+  async function save(res: Response, id: string | null, g: ReturnType<typeof mergeGroup>, status: number) {
+    await checkGroup(g);
+    try {
+      const saved = await deps.groups.save(id, g);
+      await recompute(saved.id, id ? 'group updated' : 'group created');
+      res.status(status).json(syncGroupToJson(saved));
+    } catch (err) {
+      if (err instanceof DuplicateGroupNameError) throw conflict(err.message, { field: 'name' });
+      throw err;
+    }
+  }
+
+  async function groupOr404(id: string): Promise<SyncGroupRow> {
+    const g = await deps.groups.get(id);
+    if (!g) throw notFound(`no sync group with id ${id}`);
+    return g;
+  }
+
+  r.post('/sync-groups', ...body, async (req, res) => {
+    requireAdmin(res);
+    await save(res, null, mergeGroup(null, parseCreate(req)), 201);
+  });
+  r.get('/sync-groups', async (_req, res) => {
+    requireAdmin(res);
+    res.json((await deps.groups.list()).map(syncGroupToJson));
+  });
+  r.get('/sync-groups/:id', async (req, res) => {
+    requireAdmin(res);
+    res.json(syncGroupToJson(await groupOr404(uuidParam(req, 'id'))));
+  });
+  r.put('/sync-groups/:id', ...body, async (req, res) => {
+    requireAdmin(res);
+    const id = uuidParam(req, 'id');
+    await save(res, id, mergeGroup(await groupOr404(id), parseUpdate(req)), 200);
+  });
+  r.delete('/sync-groups/:id', async (req, res) => {
+    requireAdmin(res);
+    const id = uuidParam(req, 'id');
+    if (!(await deps.groups.delete(id))) throw notFound(`no sync group with id ${id}`);
+    res.status(204).end();
+  });
+  r.post('/sync-groups/:id/systems', ...body, async (req, res) => {
+    requireAdmin(res);
+    const id = uuidParam(req, 'id');
+    const group = await groupOr404(id);
+    const add = parseMembers(req);
+    const ids = [...(add.system_ids ?? []), ...(add.system_id ? [add.system_id] : [])];
+    if (ids.length === 0) throw validationProblem({ pointer: '/system_ids', field: 'system_ids', detail: 'system_ids is required' });
+    await save(res, id, mergeGroup(group, { system_ids: [...group.system_ids, ...ids] }), 200);
+  });
+  r.delete('/sync-groups/:id/systems/:system_id', async (req, res) => {
+    requireAdmin(res);
+    const id = uuidParam(req, 'id');
+    const systemId = uuidParam(req, 'system_id');
+    const group = await groupOr404(id);
+    if (!group.system_ids.includes(systemId)) throw notFound(`system ${systemId} is not a member of group ${id}`);
+    if (group.directional && group.hub_system_id === systemId) throw conflict('the hub cannot leave its group; choose another hub first', { field: 'system_id' });
+    const targetPools = Object.fromEntries(Object.entries(group.target_pools).filter(([k]) => k !== systemId));
+    await save(res, id, mergeGroup({ ...group, target_pools: targetPools }, { system_ids: group.system_ids.filter((s) => s !== systemId) }), 200);
+  });
+
+  // ---- instructions and the feedback loop ----
+
+  r.get('/sync/instructions/:system_id', async (req, res) => {
+    const systemId = systemIdParam(req, 'system_id');
+    const who = requireSystem(res, systemId);
+    const groupId = optionalUuidQuery(req, 'sync_group_id');
+    const diagnostics = req.query.include_diagnostics === 'true' || req.query.include_diagnostics === '1';
+    // Only the host itself leases what it is handed; an operator looking does not take plans away.
+    const handed = await deps.instructions.handOut(systemId, { groupId, leaseSeconds: deps.config.instructionLeaseSeconds, lease: who.kind === 'host' });
+    const incoming = await deps.instructions.incoming(systemId, groupId);
+    const answer: Record<string, unknown> = {
+      system_id: systemId,
+      timestamp: new Date().toISOString(),
+      dataset_count: handed.length,
+      datasets: handed.map(instructionToJson),
+      incoming: incoming.map((i) => ({ instruction_id: i.id, sync_group_id: i.group_id, source_system_id: i.source_system_id, dataset: i.dataset, status: i.status, ending_snapshot: i.plan.endingSnapshot, ending_guid: i.ending_guid })),
+    };
+    if (diagnostics) {
+      const handedIds = new Set(handed.map((i) => i.id));
+      const { rows } = await deps.pool.query(
+        `select l.group_id, l.dataset, l.source_system_id, l.target_system_id, l.verdict, l.explanation, l.conflict_id, l.instruction_id,
+                i.executor_system_id, i.status as instruction_status, i.lease_expires_at, i.next_attempt_at, i.last_error
+           from sync_links l left join sync_instructions i on i.id = l.instruction_id
+          where (l.source_system_id = $1 or l.target_system_id = $1) and ($2::uuid is null or l.group_id = $2)
+          order by l.group_id, l.dataset`,
+        [systemId, groupId],
+      );
+      answer.diagnostics = rows
+        .filter((l) => !handedIds.has(l.instruction_id))
+        .map((l) => {
+          let reason: string;
+          if (l.conflict_id && ['diverged', 'no_common_base'].includes(l.verdict)) reason = `${l.verdict}: needs an operator (conflict ${l.conflict_id})`;
+          else if (!l.instruction_id) reason = `${l.verdict}: nothing to transfer — ${l.explanation}`;
+          else if (l.executor_system_id !== systemId) reason = `the transfer runs on system ${l.executor_system_id}`;
+          else if (['offered', 'started'].includes(l.instruction_status)) reason = `leased until ${l.lease_expires_at?.toISOString()} (handed out, not yet finished)`;
+          else if (l.instruction_status === 'failed') reason = `backing off after a failure until ${l.next_attempt_at?.toISOString()}: ${l.last_error}`;
+          else if (l.instruction_status === 'succeeded') reason = 'transfer reported succeeded; waiting for the target\'s next inventory';
+          else reason = `${l.verdict}: ${l.explanation}`;
+          return { sync_group_id: l.group_id, dataset: l.dataset, source_system_id: l.source_system_id, target_system_id: l.target_system_id, verdict: l.verdict, conflict_id: l.conflict_id, instruction_id: l.instruction_id, reason };
+        });
+    }
+    res.json(answer);
+  });
+
+  r.post('/sync/instructions/:instruction_id/status', ...body, async (req, res) => {
+    const id = uuidParam(req, 'instruction_id');
+    const who = principalOf(res);
+    if (who.kind === 'anonymous') throw unauthorized();
+    if (who.kind !== 'host') throw forbidden('only the executing system reports on its instructions, with its own key');
+    const report = parseStatus(req);
+    const bytes = report.bytes_transferred === undefined ? null : String(report.bytes_transferred);
+    try {
+      const updated = await deps.instructions.report(id, who.systemId, report.status, { bytes, error: report.error ?? null, leaseSeconds: deps.config.instructionLeaseSeconds });
+      res.json(instructionToJson(updated));
+    } catch (err) {
+      if (err instanceof InstructionStateError) {
+        if (err.message === 'not-found') throw notFound(`no instruction ${id} for this system`);
+        throw new HttpProblem(409, 'conflict', err.message, { field: 'status' });
+      }
+      throw err;
+    }
+  });
+
+  // ---- links ----
+
+  r.get('/sync/groups/:id/links', async (req, res) => {
+    requireAdmin(res);
+    const id = uuidParam(req, 'id');
+    await groupOr404(id);
+    const { rows } = await deps.pool.query('select * from sync_links where group_id = $1 order by dataset, source_system_id, target_system_id', [id]);
+    res.json(rows.map(linkToJson));
+  });
+
+  r.get('/sync/links', async (req, res) => {
+    const systemId = optionalUuidQuery(req, 'system_id');
+    if (systemId) requireSystem(res, systemId);
+    else requireAdmin(res);
+    const { rows } = await deps.pool.query(
+      `select * from sync_links where ($1::uuid is null or source_system_id = $1 or target_system_id = $1) order by group_id, dataset, source_system_id, target_system_id`,
+      [systemId],
+    );
+    res.json(rows.map(linkToJson));
+  });
+
+  return r;
+}

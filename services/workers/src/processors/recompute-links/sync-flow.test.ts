@@ -1,0 +1,161 @@
+import test from 'ava';
+import { createLogger } from '@zfs-sync/logger';
+import { pgQuery } from '@zfs-sync/testkit';
+import {
+  TEST_ADMIN_TOKEN,
+  createTestEnvironment,
+  inventory,
+  registerSystem,
+  startTestApi,
+  syntheticSnapshots,
+  waitForReport,
+  type RegisteredSystem,
+  type TestApi,
+  type TestEnvironment,
+} from '@zfs-sync/ingest-api/testing';
+import { startWorkers, type RunningWorkers } from '../../start-workers.js';
+
+let env: TestEnvironment;
+let api: TestApi;
+let workers: RunningWorkers;
+const admin = TEST_ADMIN_TOKEN;
+
+test.before(async () => {
+  env = await createTestEnvironment();
+  api = await startTestApi(env.config());
+  workers = await startWorkers(env.config(), createLogger('workers-test', env.config()));
+});
+test.after.always(async () => {
+  await workers?.stop(5000);
+  await api?.close();
+  await env?.teardown();
+});
+
+let gen = 1;
+async function report(sys: RegisteredSystem, datasets: Parameters<typeof inventory>[2]) {
+  const id = `r-${sys.id.slice(0, 8)}-${gen}`;
+  const res = await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory(id, gen++, datasets) });
+  if (res.status !== 202) throw new Error(res.text);
+  const done = await waitForReport(api, sys.api_key, id);
+  if (done.status !== 'applied') throw new Error(JSON.stringify(done));
+}
+
+async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const links = (groupId: string) => api.request('GET', `/sync/groups/${groupId}/links`, { key: admin }).then((r) => r.body as any[]);
+
+test('hub → spoke: report → instruction → status → next inventory → in_sync', async (t) => {
+  const hub = await registerSystem(api, undefined, { ssh_hostname: 'hub.example', ssh_user: 'zsync' });
+  const spoke = await registerSystem(api, undefined, { ssh_hostname: 'spoke.example', ssh_port: 2222 });
+  const snaps = syntheticSnapshots(5, { seed: 7 });
+  await report(hub, [{ pool: 'tank', dataset: 'home/alice', snapshots: snaps }]);
+  await report(spoke, [{ pool: 'backup', dataset: 'home/alice', snapshots: snaps.slice(0, 3) }]);
+  const group = await api.request('POST', '/sync-groups', { key: admin, body: { name: `g-${hub.id}`, directional: true, hub_system_id: hub.id, system_ids: [hub.id, spoke.id, spoke.id] } });
+  t.is(group.status, 201, group.text);
+  t.deepEqual(group.body.system_ids, [hub.id, spoke.id].sort());
+  t.like(group.body, { transfer_mode: 'push', max_lag_seconds: 259200, send_options: { compressed: true, raw: false } });
+
+  const [link] = await eventually(() => links(group.body.id), (l) => l.length === 1);
+  t.like(link, { source_system_id: hub.id, target_system_id: spoke.id, verdict: 'behind', lag_seconds: 120, base: { name: 'auto-2' } });
+  t.truthy(link.instruction_id);
+
+  // The spoke gets nothing to run; the hub gets exactly its transfer.
+  const spokeView = await api.request('GET', `/sync/instructions/${spoke.id}`, { key: spoke.api_key });
+  t.is(spokeView.body.dataset_count, 0);
+  t.is(spokeView.body.incoming.length, 1);
+  const hubView = await api.request('GET', `/sync/instructions/${hub.id}`, { key: hub.api_key });
+  t.is(hubView.body.dataset_count, 1);
+  const entry = hubView.body.datasets[0];
+  t.like(entry, { pool: 'tank', dataset: 'tank/home/alice', target_pool: 'backup', target_dataset: 'backup/home/alice', starting_snapshot: 'auto-2', ending_snapshot: 'auto-4', is_incremental: true, snapshot_count: 2, source_system_id: hub.id, target_system_id: spoke.id });
+  t.deepEqual(entry.commands, ["zfs send -c -I tank/home/alice@auto-2 tank/home/alice@auto-4 | ssh -p 2222 spoke.example 'zfs receive -s backup/home/alice'"]);
+  t.false(entry.commands[0].includes('-F'));
+  t.truthy(entry.lease_expires_at);
+
+  // Leased: a second (overlapping cron) fetch does not hand it out again.
+  const again = await api.request('GET', `/sync/instructions/${hub.id}`, { key: hub.api_key, headers: {} });
+  t.is(again.body.dataset_count, 0);
+  const diag = await api.request('GET', `/sync/instructions/${hub.id}?include_diagnostics=true`, { key: hub.api_key });
+  t.regex(diag.body.diagnostics[0].reason, /leased until/);
+
+  // Feedback: started → succeeded → syncing until the spoke's inventory shows the end guid.
+  // Only the executing system reports; for anyone else the instruction does not exist.
+  t.is((await api.request('POST', `/sync/instructions/${entry.instruction_id}/status`, { key: spoke.api_key, body: { status: 'started' } })).status, 404);
+  t.is((await api.request('POST', `/sync/instructions/${entry.instruction_id}/status`, { key: hub.api_key, body: { status: 'started' } })).status, 200);
+  t.is((await api.request('POST', `/sync/instructions/${entry.instruction_id}/status`, { key: hub.api_key, body: { status: 'progress', bytes_transferred: '18446744073709551615' } })).status, 200);
+  const done = await api.request('POST', `/sync/instructions/${entry.instruction_id}/status`, { key: hub.api_key, body: { status: 'succeeded', bytes_transferred: 123456 } });
+  t.is(done.status, 200, done.text);
+  t.is((await links(group.body.id))[0].verdict, 'syncing');
+
+  await report(spoke, [{ pool: 'backup', dataset: 'home/alice', snapshots: snaps }]);
+  const synced = await eventually(() => links(group.body.id), (l) => l[0]?.verdict === 'in_sync');
+  t.like(synced[0], { verdict: 'in_sync', instruction_id: null, lag_seconds: 0 });
+  const instr = await pgQuery(env.db.url, 'select status from sync_instructions where id = $1', [entry.instruction_id]);
+  t.is(instr.rows[0].status, 'completed');
+  const transitions = (await pgQuery(env.db.url, 'select from_verdict, to_verdict from link_transitions where group_id = $1 order by id', [group.body.id])).rows;
+  t.deepEqual(transitions.map((r) => `${r.from_verdict}→${r.to_verdict}`), ['null→behind', 'behind→syncing', 'syncing→in_sync']);
+});
+
+test('a failure backs off, and repeated failures show error', async (t) => {
+  const hub = await registerSystem(api);
+  const spoke = await registerSystem(api);
+  await report(hub, [{ pool: 'tank', dataset: 'vm', snapshots: syntheticSnapshots(3, { seed: 8 }) }]);
+  const group = await api.request('POST', '/sync-groups', { key: admin, body: { name: `f-${hub.id}`, directional: true, hub_system_id: hub.id, system_ids: [hub.id, spoke.id] } });
+  const [link] = await eventually(() => links(group.body.id), (l) => l.length === 1 && l[0].instruction_id);
+  t.is(link.verdict, 'not_seeded');
+  const first = await api.request('GET', `/sync/instructions/${hub.id}`, { key: hub.api_key });
+  t.is(first.body.dataset_count, 1);
+  t.false(first.body.datasets[0].is_incremental);
+  t.regex(first.body.datasets[0].commands[0], /^zfs send -c tank\/vm@auto-2 \| ssh /);
+  const id = first.body.datasets[0].instruction_id;
+  const failed = await api.request('POST', `/sync/instructions/${id}/status`, { key: hub.api_key, body: { status: 'failed', error: 'cannot receive: pool is full' } });
+  t.is(failed.status, 200);
+  t.is(failed.body.consecutive_failures, 1);
+  const backoff = Date.parse(failed.body.next_attempt_at) - Date.now();
+  t.true(backoff > 50_000 && backoff <= 60_000, `backoff ${backoff}`);
+  // Backing off: not handed out, and diagnostics say why.
+  const during = await api.request('GET', `/sync/instructions/${hub.id}?include_diagnostics=true`, { key: hub.api_key });
+  t.is(during.body.dataset_count, 0);
+  t.regex(during.body.diagnostics[0].reason, /backing off .*pool is full/);
+  // Pretend the backoff passed, twice more: the link shows error.
+  for (let i = 0; i < 2; i++) {
+    await pgQuery(env.db.url, `update sync_instructions set next_attempt_at = now() - interval '1 second' where id = $1`, [id]);
+    const offered = await api.request('GET', `/sync/instructions/${hub.id}`, { key: hub.api_key });
+    t.is(offered.body.dataset_count, 1);
+    await api.request('POST', `/sync/instructions/${id}/status`, { key: hub.api_key, body: { status: 'failed', error: 'again' } });
+  }
+  t.is((await links(group.body.id))[0].verdict, 'error');
+  // A report on a finished instruction of another state is refused.
+  const late = await api.request('POST', `/sync/instructions/${id}/status`, { key: hub.api_key, body: { status: 'progress' } });
+  t.is(late.status, 409);
+});
+
+test('group validation refuses invalid combinations and stores nothing', async (t) => {
+  const a = await registerSystem(api);
+  const b = await registerSystem(api);
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ name: 'x1', directional: true, system_ids: [a.id, b.id] }, 'hub_system_id'],
+    [{ name: 'x2', directional: true, hub_system_id: a.id, system_ids: [b.id] }, 'hub_system_id'],
+    [{ name: 'x3', system_ids: [a.id, '00000000-0000-4000-8000-000000000000'] }, 'system_ids'],
+    [{ name: 'x4', system_ids: [a.id], snapshot_pattern: '(a+)+$' }, 'snapshot_pattern'],
+    [{ name: 'x5', system_ids: [a.id], snapshot_pattern: '([' }, 'snapshot_pattern'],
+    [{ name: 'x6', system_ids: [a.id], transfer_mode: 'teleport' }, 'transfer_mode'],
+    [{ name: 'x7', system_ids: [a.id], target_pools: { [b.id]: 'pool' } }, 'target_pools'],
+    [{ name: 'x8', system_ids: [a.id], max_lag_seconds: -1 }, 'max_lag_seconds'],
+    [{ name: 'x9', system_ids: [a.id], unknown: 1 }, 'unknown'],
+  ];
+  for (const [body, field] of cases) {
+    const res = await api.request('POST', '/sync-groups', { key: admin, body });
+    t.is(res.status, 400, `${JSON.stringify(body)} → ${res.text}`);
+    t.is(res.body.field, field, res.text);
+  }
+  const names = (await api.request('GET', '/sync-groups', { key: admin })).body.map((g: { name: string }) => g.name);
+  t.false(names.some((n: string) => /^x\d$/.test(n)));
+  t.is((await api.request('POST', '/sync-groups', { key: a.api_key, body: { name: 'host-made' } })).status, 403);
+});
