@@ -14,3 +14,4 @@ export * from './repositories/sync-groups.repository.js';
 export * from './sync/dataset-views.js';
 export * from './sync/link-engine.js';
 export * from './sync/instructions.repository.js';
+export * from './sync/remedies.repository.js';

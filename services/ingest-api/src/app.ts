@@ -4,10 +4,12 @@ import { authenticate } from './auth/authenticate.js';
 import { hashKey } from './auth/credentials.js';
 import type { ApiDeps } from './deps.js';
 import { HttpProblem, errorHandler } from './http/problem.js';
+import { conflictRoutes } from './routes/conflicts.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { inventoryRoutes } from './routes/inventory.routes.js';
 import { snapshotReadRoutes } from './routes/snapshot-read.routes.js';
 import { syncRoutes } from './routes/sync.routes.js';
+import { syncStateRoutes } from './routes/sync-state.routes.js';
 import { systemsRoutes } from './routes/systems.routes.js';
 
 export const API_PREFIX = '/api/v1';
@@ -45,6 +47,8 @@ export function createApp(deps: ApiDeps): Express {
   api.use(inventoryRoutes(deps));
   api.use(snapshotReadRoutes(deps));
   api.use(syncRoutes(deps));
+  api.use(syncStateRoutes(deps));
+  api.use(conflictRoutes(deps));
   app.use(API_PREFIX, api);
 
   app.use((req, _res, next) => next(new HttpProblem(404, 'not-found', `no route ${req.method} ${req.path}`)));

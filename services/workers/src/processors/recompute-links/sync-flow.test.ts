@@ -159,3 +159,76 @@ test('group validation refuses invalid combinations and stores nothing', async (
   t.false(names.some((n: string) => /^x\d$/.test(n)));
   t.is((await api.request('POST', '/sync-groups', { key: a.api_key, body: { name: 'host-made' } })).status, 403);
 });
+
+test('a diverged spoke opens a conflict; destructive resolution needs confirmation; the conflict closes when inventories agree', async (t) => {
+  const hub = await registerSystem(api, undefined, { ssh_hostname: 'hub2.example' });
+  const spoke = await registerSystem(api, undefined, { ssh_hostname: 'spoke2.example', ssh_user: 'backup' });
+  const snaps = syntheticSnapshots(5, { seed: 31 });
+  const local = { name: 'local edit', guid: '424242', createtxg: '999999', creation: snaps[2]!.creation + 30 };
+  await report(hub, [{ pool: 'tank', dataset: 'projects', snapshots: snaps }]);
+  await report(spoke, [{ pool: 'tank', dataset: 'projects', snapshots: [...snaps.slice(0, 3), local] }]);
+  const group = await api.request('POST', '/sync-groups', { key: admin, body: { name: `c-${hub.id}`, directional: true, hub_system_id: hub.id, system_ids: [hub.id, spoke.id] } });
+  const [link] = await eventually(() => links(group.body.id), (l) => l.length === 1 && l[0].conflict_id);
+  t.like(link, { verdict: 'diverged', instruction_id: null, target_only_count: 1, base: { name: 'auto-2' } });
+
+  const listed = await api.request('GET', `/conflicts?sync_group_id=${group.body.id}&status=open`, { key: admin });
+  t.is(listed.body.length, 1);
+  const conflict = listed.body[0];
+  t.like(conflict, { id: link.conflict_id, type: 'diverged', severity: 'critical', source_system_id: hub.id, target_system_id: spoke.id, status: 'open', details: { target_only: ['local edit'] } });
+  t.like((await api.request('GET', `/conflicts/summary/${group.body.id}`, { key: admin })).body, { open_conflicts: 1, by_type: { diverged: 1 } });
+  t.is((await api.request('GET', `/conflicts/sync-group/${group.body.id}`, { key: admin })).body.length, 1);
+  // Nothing is handed out for a diverged link; diagnostics point at the conflict.
+  const hubView = await api.request('GET', `/sync/instructions/${hub.id}?include_diagnostics=true`, { key: hub.api_key });
+  t.is(hubView.body.dataset_count, 0);
+  t.regex(hubView.body.diagnostics[0].reason, new RegExp(`conflict ${conflict.id}`));
+
+  // Destructive without confirm: 409 naming exactly the casualties; nothing issued.
+  const dry = await api.request('POST', `/conflicts/${conflict.id}/resolve`, { key: admin, body: { strategy: 'rollback_target' } });
+  t.is(dry.status, 409);
+  t.deepEqual(dry.body.would_destroy, ['local edit']);
+  t.is(dry.body.field, 'confirm');
+  t.is((await api.request('GET', `/sync/instructions/${hub.id}`, { key: admin })).body.dataset_count, 0);
+  const wrong = await api.request('POST', `/conflicts/${conflict.id}/resolve`, { key: admin, body: { strategy: 'teleport' } });
+  t.is(wrong.status, 400);
+  t.is((await api.request('POST', `/conflicts/${conflict.id}/resolve`, { key: hub.api_key, body: { strategy: 'ignore' } })).status, 403);
+
+  // Confirmed: a one-off plan for the executor (push: the hub); the rollback runs on the target over ssh.
+  const ok = await api.request('POST', `/conflicts/${conflict.id}/resolve`, { key: admin, body: { strategy: 'rollback_target', confirm: true } });
+  t.is(ok.status, 202, ok.text);
+  t.is(ok.body.executor_system_id, hub.id);
+  t.deepEqual(ok.body.commands, [
+    "ssh backup@spoke2.example 'zfs rollback -r tank/projects@auto-2'",
+    "zfs send -c -I tank/projects@auto-2 tank/projects@auto-4 | ssh backup@spoke2.example 'zfs receive -s tank/projects'",
+  ]);
+  const handed = await api.request('GET', `/sync/instructions/${hub.id}`, { key: hub.api_key });
+  t.is(handed.body.dataset_count, 1);
+  t.like(handed.body.datasets[0], { kind: 'remedy', strategy: 'rollback_target', instruction_id: ok.body.instruction_id, would_destroy: ['local edit'] });
+  // The spoke gets no hub-side command.
+  t.is((await api.request('GET', `/sync/instructions/${spoke.id}`, { key: spoke.api_key })).body.dataset_count, 0);
+
+  await api.request('POST', `/sync/instructions/${ok.body.instruction_id}/status`, { key: hub.api_key, body: { status: 'succeeded' } });
+  await report(spoke, [{ pool: 'tank', dataset: 'projects', snapshots: snaps }]);
+  const closed = await eventually(() => api.request('GET', `/conflicts/${conflict.id}`, { key: admin }).then((r) => r.body), (c) => c.status === 'resolved');
+  t.like(closed, { status: 'resolved', resolution: { strategy: 'rollback_target', confirmed: true, closed_automatically: true } });
+  t.like((await links(group.body.id))[0], { verdict: 'in_sync', conflict_id: null });
+});
+
+test('mesh of three: every member converges on the furthest one', async (t) => {
+  const [a, b, c] = [await registerSystem(api), await registerSystem(api), await registerSystem(api)];
+  const snaps = syntheticSnapshots(6, { seed: 41 });
+  await report(a, [{ pool: 'p1', dataset: 'shared', snapshots: snaps }]);
+  await report(b, [{ pool: 'p2', dataset: 'shared', snapshots: snaps.slice(0, 4) }]);
+  await report(c, [{ pool: 'p3', dataset: 'other', snapshots: syntheticSnapshots(1, { seed: 42 }) }]);
+  const group = await api.request('POST', '/sync-groups', { key: admin, body: { name: `m-${a.id}`, system_ids: [a.id, b.id, c.id], target_pools: { [c.id]: 'p3' } } });
+  // shared: a → b (behind), a → c (not seeded); other: c → a, c → b (not seeded).
+  const all = await eventually(() => links(group.body.id), (l) => l.length === 4);
+  t.is(all.length, 4);
+  const shared = all.filter((l: any) => l.dataset === 'shared').sort((x: any, y: any) => x.target_system_id.localeCompare(y.target_system_id));
+  t.deepEqual(shared.map((l: any) => [l.source_system_id, l.target_system_id, l.verdict]).sort(), [[a.id, b.id, 'behind'], [a.id, c.id, 'not_seeded']].sort());
+  const other = all.filter((l: any) => l.dataset === 'other');
+  t.deepEqual(other.map((l: any) => [l.source_system_id, l.verdict]), [[c.id, 'not_seeded'], [c.id, 'not_seeded']]);
+  const aPlans = (await api.request('GET', `/sync/instructions/${a.id}`, { key: admin })).body.datasets;
+  t.is(aPlans.length, 2);
+  const seed = aPlans.find((p: any) => p.target_system_id === c.id);
+  t.like(seed, { is_incremental: false, target_pool: 'p3', ending_snapshot: 'auto-5' });
+});
