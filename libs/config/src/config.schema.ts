@@ -32,6 +32,7 @@ export const CONFIG_KEYS = [
   { key: 'open_registration', env: [zs('open_registration')], type: 'boolean', default: false, doc: 'Allow POST /systems with no credential at all. Off by default; for trials only.' },
   { key: 'heartbeat_timeout_seconds', env: [zs('heartbeat_timeout_seconds')], type: 'integer', minimum: 1, maximum: 2_592_000, default: 300, doc: 'A system without a heartbeat for this long is offline.' },
   { key: 'heartbeat_sweep_seconds', env: [zs('heartbeat_sweep_seconds')], type: 'integer', minimum: 1, maximum: 3600, default: 30, doc: 'How often the heartbeat-expiry processor sweeps.' },
+  { key: 'sync_sweep_seconds', env: [zs('sync_sweep_seconds')], type: 'integer', minimum: 10, maximum: 86_400, default: 300, doc: 'How often groups whose verdicts change with time alone (min_snapshot_age_seconds > 0) are recomputed.' },
   { key: 'worker_processors', env: ['WORKER_PROCESSORS', zs('worker_processors')], type: 'string-list', default: [], doc: 'Comma-separated processors this worker process runs; empty = all.' },
   { key: 'queue_prefix', env: [zs('queue_prefix')], type: 'string', pattern: '^[A-Za-z0-9_{}-]{1,64}$', default: 'zfs-sync', doc: 'Redis key prefix of every queue. Use a hash tag such as {zfs-sync} on Redis Cluster.' },
   { key: 'json_body_limit_bytes', env: [zs('json_body_limit_bytes')], type: 'integer', minimum: 1024, maximum: 1_073_741_824, default: 1_048_576, doc: 'Largest JSON body accepted by ordinary routes (413 above).' },

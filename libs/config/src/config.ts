@@ -18,6 +18,7 @@ export interface Config {
   openRegistration: boolean;
   heartbeatTimeoutSeconds: number;
   heartbeatSweepSeconds: number;
+  syncSweepSeconds: number;
   workerProcessors: string[];
   queuePrefix: string;
   jsonBodyLimitBytes: number;

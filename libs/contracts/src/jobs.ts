@@ -63,6 +63,12 @@ export const JOBS = {
     schema: recomputeGroupPayloadSchema,
     retry: standardRetry,
   } satisfies JobDefinition<RecomputeGroupPayload> as JobDefinition<RecomputeGroupPayload>,
+  syncSweep: {
+    queue: 'sync-sweep',
+    name: 'sweep',
+    schema: { type: 'object', additionalProperties: false, properties: {} },
+    retry: { ...standardRetry, attempts: 1, removeOnComplete: { age: 600, count: 100 }, removeOnFail: { age: 24 * 3600, count: 1000 } },
+  } satisfies JobDefinition<Record<string, never>> as JobDefinition<Record<string, never>>,
 } as const;
 
 export type JobKey = keyof typeof JOBS;

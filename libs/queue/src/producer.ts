@@ -83,6 +83,15 @@ export class Producer {
     }
   }
 
+  /**
+   * Run a catalog job every `everyMs`. Idempotent: every replica may call it and the schedule
+   * still exists once (BullMQ job schedulers are keyed by id).
+   */
+  async scheduleEvery<K extends JobKey>(key: K, schedulerId: string, everyMs: number, payload: PayloadOf<K>): Promise<void> {
+    const def = JOBS[key] as JobDefinition<unknown>;
+    await this.queue(def.queue).upsertJobScheduler(schedulerId, { every: everyMs }, { name: def.name, data: payload, opts: { removeOnComplete: def.retry.removeOnComplete, removeOnFail: def.retry.removeOnFail } });
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();

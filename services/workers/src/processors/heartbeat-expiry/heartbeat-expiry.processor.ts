@@ -1,5 +1,4 @@
 import { defineWorker } from '@zfs-sync/queue';
-import { JOBS } from '@zfs-sync/contracts';
 import type { ProcessorDefinition, WorkerDeps } from '../../processor.js';
 
 /** The sweep itself: one set-based UPDATE; returns the systems it marked offline. */
@@ -27,12 +26,7 @@ export const heartbeatExpiryProcessor: ProcessorDefinition = {
       concurrency: 1,
       handler: async () => ({ expired: (await sweepHeartbeats(deps)).length }),
     });
-    const queue = deps.producer.queue(JOBS.heartbeatSweep.queue);
-    await queue.upsertJobScheduler(
-      'heartbeat-expiry-sweep',
-      { every: deps.config.heartbeatSweepSeconds * 1000 },
-      { name: JOBS.heartbeatSweep.name, data: {}, opts: { removeOnComplete: JOBS.heartbeatSweep.retry.removeOnComplete, removeOnFail: JOBS.heartbeatSweep.retry.removeOnFail } },
-    );
+    await deps.producer.scheduleEvery('heartbeatSweep', 'heartbeat-expiry-sweep', deps.config.heartbeatSweepSeconds * 1000, {});
     return { workers: [worker] };
   },
 };

@@ -59,6 +59,21 @@ export const recomputeLinksProcessor: ProcessorDefinition = {
         return total;
       },
     });
-    return { workers: [datasetWorker, groupWorker] };
+    // Time alone changes verdicts only through min_snapshot_age_seconds (a snapshot becomes old
+    // enough to send): such groups are recomputed on a schedule. upsertJobScheduler is idempotent
+    // across replicas.
+    const sweepWorker = defineWorker({
+      key: 'syncSweep',
+      redisUrl: deps.config.redisUrl,
+      prefix: deps.config.queuePrefix,
+      logger: deps.logger,
+      handler: async () => {
+        const { rows } = await deps.pool.query<{ id: string }>('select id from sync_groups where enabled and min_snapshot_age_seconds > 0');
+        await deps.producer.enqueueBulk('recomputeGroup', rows.map((r) => ({ group_id: r.id, reason: 'periodic sweep (min_snapshot_age_seconds)' })));
+        return { groups: rows.length };
+      },
+    });
+    await deps.producer.scheduleEvery('syncSweep', 'sync-sweep', deps.config.syncSweepSeconds * 1000, {});
+    return { workers: [datasetWorker, groupWorker, sweepWorker] };
   },
 };
