@@ -3,6 +3,7 @@ import {
   PlanError,
   buildTransferPlan,
   conflictFromVerdict,
+  datasetSelected,
   decideLinkFeedback,
   planGroupLinks,
   syncStatusOf,
@@ -254,8 +255,10 @@ export async function recomputeGroupDataset(pool: pg.Pool, ctx: GroupContext, gr
     for (const live of liveByPair.values()) if (live.kind === 'transfer' || live.status !== 'started') await setInstructionStatus(live.id, 'superseded');
     for (const rows of conflictsByPair.values()) await closeConflicts(rows, 'the link no longer exists');
 
-    // Original-compatible per-system states, computed side.
-    const present = views.map((v) => v.systemId);
+    // Original-compatible per-system states, computed side (none for a dataset the group does
+    // not replicate: disabled group or excluded by its dataset globs).
+    const replicated = ctx.policy.enabled && datasetSelected(path, ctx.policy.datasets);
+    const present = replicated ? views.map((v) => v.systemId) : [];
     await client.query(
       `insert into sync_states (group_id, dataset, system_id, status, error_message, source, updated_at)
        select $1, $2, t.system_id, t.status, null, 'computed', now() from unnest($3::uuid[], $4::text[]) as t(system_id, status)
