@@ -19,3 +19,5 @@ handleShutdown(logger, config.shutdownTimeoutMs, [
   { name: 'workers', close: () => running.stop(config.shutdownTimeoutMs - 500) },
   { name: 'ops server', close: () => ops.close() },
 ]);
+// Only now can a SIGTERM be handled cleanly: this line is what supervisors and tests wait for.
+logger.info({ processors: running.workers.length }, 'workers ready');

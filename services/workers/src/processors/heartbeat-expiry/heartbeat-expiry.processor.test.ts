@@ -75,7 +75,7 @@ test.serial('the worker process stops cleanly on SIGTERM within its shutdown bou
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
-  await waitFor(async () => out.includes('workers started'), 30_000);
+  await waitFor(async () => out.includes('workers ready'), 30_000);
   const sentAt = Date.now();
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
