@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { ReconcileDataset, ReconcilePayload, RecomputeLinksPayload } from '@zfs-sync/contracts';
+import { withTransaction } from '../transaction.js';
 import { copyLine } from './copy-text.js';
 
 export interface ReportCounts {
@@ -86,18 +87,7 @@ async function copyRows(client: pg.PoolClient, sql: string, lines: Iterable<stri
  * changes nothing and returns its recorded outcome.
  */
 export async function applyReport(pool: pg.Pool, job: ReconcilePayload): Promise<ApplyOutcome> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    const outcome = await applyInTransaction(client, job);
-    await client.query('commit');
-    return outcome;
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  return withTransaction(pool, (client) => applyInTransaction(client, job));
 }
 
 async function applyInTransaction(client: pg.PoolClient, job: ReconcilePayload): Promise<ApplyOutcome> {

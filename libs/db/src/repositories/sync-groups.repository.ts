@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { SyncGroupBody } from '@zfs-sync/contracts';
 import type { MemberConnection, SyncGroupPolicy } from '@zfs-sync/domain';
+import { withTransaction } from '../transaction.js';
 
 export interface SyncGroupRow {
   id: string;
@@ -104,39 +105,34 @@ export class SyncGroupsRepository {
 
   /** Insert or replace a group and its member list in one transaction. */
   async save(id: string | null, g: ReturnType<typeof mergeGroup>): Promise<SyncGroupRow> {
-    const client = await this.pool.connect();
     try {
-      await client.query('begin');
-      const values = [g.name, g.description, g.enabled, g.sync_interval_seconds, g.directional, g.hub_system_id, JSON.stringify(g.extra_metadata), g.transfer_mode, g.snapshot_pattern, g.min_snapshot_age_seconds, g.max_lag_seconds, JSON.stringify(g.datasets), JSON.stringify(g.target_pools), JSON.stringify(g.send_options), JSON.stringify(g.receive_options)];
-      let groupId = id;
-      if (groupId === null) {
-        const { rows } = await client.query<{ id: string }>(
-          `insert into sync_groups (name, description, enabled, sync_interval_seconds, directional, hub_system_id, extra_metadata, transfer_mode, snapshot_pattern, min_snapshot_age_seconds, max_lag_seconds, datasets, target_pools, send_options, receive_options)
-           values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) returning id`,
-          values,
-        );
-        groupId = rows[0]!.id;
-      } else {
-        await client.query(
-          `update sync_groups set name=$1, description=$2, enabled=$3, sync_interval_seconds=$4, directional=$5, hub_system_id=$6, extra_metadata=$7, transfer_mode=$8,
-                  snapshot_pattern=$9, min_snapshot_age_seconds=$10, max_lag_seconds=$11, datasets=$12, target_pools=$13, send_options=$14, receive_options=$15, updated_at=now()
-            where id = $16`,
-          [...values, groupId],
-        );
-      }
-      await client.query('delete from sync_group_members where group_id = $1 and not (system_id = any($2::uuid[]))', [groupId, g.system_ids]);
-      await client.query('insert into sync_group_members (group_id, system_id) select $1, unnest($2::uuid[]) on conflict do nothing', [groupId, g.system_ids]);
-      // Links of members that left are no longer links of this group.
-      await client.query('delete from sync_links where group_id = $1 and not (source_system_id = any($2::uuid[]) and target_system_id = any($2::uuid[]))', [groupId, g.system_ids]);
-      const saved = (await this.get(groupId, client))!;
-      await client.query('commit');
-      return saved;
+      return await withTransaction(this.pool, async (client) => {
+        const values = [g.name, g.description, g.enabled, g.sync_interval_seconds, g.directional, g.hub_system_id, JSON.stringify(g.extra_metadata), g.transfer_mode, g.snapshot_pattern, g.min_snapshot_age_seconds, g.max_lag_seconds, JSON.stringify(g.datasets), JSON.stringify(g.target_pools), JSON.stringify(g.send_options), JSON.stringify(g.receive_options)];
+        let groupId = id;
+        if (groupId === null) {
+          const { rows } = await client.query<{ id: string }>(
+            `insert into sync_groups (name, description, enabled, sync_interval_seconds, directional, hub_system_id, extra_metadata, transfer_mode, snapshot_pattern, min_snapshot_age_seconds, max_lag_seconds, datasets, target_pools, send_options, receive_options)
+             values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) returning id`,
+            values,
+          );
+          groupId = rows[0]!.id;
+        } else {
+          await client.query(
+            `update sync_groups set name=$1, description=$2, enabled=$3, sync_interval_seconds=$4, directional=$5, hub_system_id=$6, extra_metadata=$7, transfer_mode=$8,
+                    snapshot_pattern=$9, min_snapshot_age_seconds=$10, max_lag_seconds=$11, datasets=$12, target_pools=$13, send_options=$14, receive_options=$15, updated_at=now()
+              where id = $16`,
+            [...values, groupId],
+          );
+        }
+        await client.query('delete from sync_group_members where group_id = $1 and not (system_id = any($2::uuid[]))', [groupId, g.system_ids]);
+        await client.query('insert into sync_group_members (group_id, system_id) select $1, unnest($2::uuid[]) on conflict do nothing', [groupId, g.system_ids]);
+        // Links of members that left are no longer links of this group.
+        await client.query('delete from sync_links where group_id = $1 and not (source_system_id = any($2::uuid[]) and target_system_id = any($2::uuid[]))', [groupId, g.system_ids]);
+        return (await this.get(groupId, client))!;
+      });
     } catch (err) {
-      await client.query('rollback').catch(() => {});
       if ((err as { code?: string; constraint?: string }).code === '23505') throw new DuplicateGroupNameError(`a sync group named ${g.name} already exists`);
       throw err;
-    } finally {
-      client.release();
     }
   }
 

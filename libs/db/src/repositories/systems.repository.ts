@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type pg from 'pg';
 import { ApiKeyEntity } from '../entities/api-key.entity.js';
+import { withTransaction } from '../transaction.js';
 import { SystemEntity, type ConnectivityStatus, type System } from '../entities/system.entity.js';
 
 export class DuplicateHostnameError extends Error {
@@ -148,28 +149,17 @@ export class SystemsRepository {
    * stop at once). A key that already expires sooner keeps its earlier expiry.
    */
   async rotateKey(systemId: string, newKeyHash: string, oldKeyValidSeconds: number): Promise<boolean> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
+    return withTransaction(this.pool, async (client) => {
       const { rowCount } = await client.query('select 1 from systems where id = $1 for update', [systemId]);
-      if (!rowCount) {
-        await client.query('rollback');
-        return false;
-      }
+      if (!rowCount) return false;
       await client.query(
         `update api_keys set expires_at = least(coalesce(expires_at, 'infinity'), now() + make_interval(secs => $2))
           where system_id = $1 and (expires_at is null or expires_at > now())`,
         [systemId, oldKeyValidSeconds],
       );
       await client.query('insert into api_keys (system_id, key_hash) values ($1, $2)', [systemId, newKeyHash]);
-      await client.query('commit');
       return true;
-    } catch (err) {
-      await client.query('rollback').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /** Mark the system online now and merge reported metadata into extra_metadata. */

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { ERROR_AFTER_FAILURES, failureBackoffSeconds } from '@zfs-sync/domain';
+import { withTransaction } from '../transaction.js';
 import type { InstructionRow } from './link-engine.js';
 
 /** Offerable: pending, or a lease that ran out, or a failure whose backoff is over. */
@@ -56,9 +57,7 @@ export class InstructionsRepository {
    * `syncing` until the target's inventory shows the end; repeated failures → `error`.
    */
   async report(id: string, executorId: string, status: 'started' | 'progress' | 'succeeded' | 'failed', opts: { bytes?: string | null; error?: string | null; leaseSeconds: number }): Promise<InstructionRow> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
+    return withTransaction(this.pool, async (client) => {
       const current = (await client.query<InstructionRow>('select * from sync_instructions where id = $1 for update', [id])).rows[0];
       if (!current || current.executor_system_id !== executorId) throw new InstructionStateError('not-found');
       const allowed: Record<string, string[]> = {
@@ -67,10 +66,7 @@ export class InstructionsRepository {
         succeeded: ['pending', 'offered', 'started'],
         failed: ['pending', 'offered', 'started'],
       };
-      if (current.status === status && (status === 'succeeded' || status === 'failed')) {
-        await client.query('commit');
-        return current; // a repeated final report changes nothing
-      }
+      if (current.status === status && (status === 'succeeded' || status === 'failed')) return current; // a repeated final report changes nothing
       if (!allowed[status]!.includes(current.status)) {
         throw new InstructionStateError(`instruction is ${current.status}; '${status}' is not accepted now${current.status === 'superseded' || current.status === 'completed' ? ' (fetch new instructions)' : ''}`);
       }
@@ -119,13 +115,7 @@ export class InstructionsRepository {
           );
         }
       }
-      await client.query('commit');
       return updated;
-    } catch (err) {
-      await client.query('rollback').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 }

@@ -17,6 +17,7 @@ import {
   type TransferPlan,
 } from '@zfs-sync/domain';
 import { policyOf, type SyncGroupsRepository } from '../repositories/sync-groups.repository.js';
+import { withTransaction } from '../transaction.js';
 import { loadDatasetViews } from './dataset-views.js';
 
 export const LIVE_STATUSES = ['pending', 'offered', 'started', 'succeeded', 'failed'] as const;
@@ -130,9 +131,7 @@ export async function recomputeGroupDataset(pool: pg.Pool, ctx: GroupContext, gr
   const planned = planGroupLinks({ policy: ctx.policy, members: ctx.members, datasetViews: new Map([[path, views]]), now: nowS });
   const viewOf = new Map(views.map((v) => [v.systemId, v]));
 
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  return withTransaction(pool, async (client) => {
     await client.query('select pg_advisory_xact_lock(hashtext($1))', [`links:${groupId}:${path}`]);
     // One connection runs one query at a time: these three go in sequence.
     const linksQ = await client.query<LinkRow>('select source_system_id, target_system_id, verdict from sync_links where group_id = $1 and dataset = $2', [groupId, path]);
@@ -267,12 +266,6 @@ export async function recomputeGroupDataset(pool: pg.Pool, ctx: GroupContext, gr
       [groupId, path, present, present.map((id) => syncStatusOf(targetStatus.get(id) ?? 'in_sync'))],
     );
     await client.query(`delete from sync_states where group_id = $1 and dataset = $2 and source = 'computed' and not (system_id = any($3::uuid[]))`, [groupId, path, present]);
-    await client.query('commit');
     return result;
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

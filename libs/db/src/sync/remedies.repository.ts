@@ -1,14 +1,13 @@
 import type pg from 'pg';
 import type { RemedyPlan } from '@zfs-sync/domain';
+import { withTransaction } from '../transaction.js';
 
 /**
  * Issue an operator-confirmed remedy for a conflict: the link's live plan (if any) is superseded
  * and the one-off remedy plan takes its place, in one transaction, recorded on the conflict.
  */
 export async function issueRemedy(pool: pg.Pool, conflict: { id: string; group_id: string; dataset: string }, plan: RemedyPlan, resolution: Record<string, unknown>): Promise<string> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  return withTransaction(pool, async (client) => {
     await client.query('select pg_advisory_xact_lock(hashtext($1))', [`links:${conflict.group_id}:${conflict.dataset}`]);
     await client.query(
       `update sync_instructions set status = 'superseded', updated_at = now(), finished_at = now()
@@ -30,12 +29,6 @@ export async function issueRemedy(pool: pg.Pool, conflict: { id: string; group_i
       instructionId,
     ]);
     await client.query(`update conflicts set resolution = $2, updated_at = now() where id = $1`, [conflict.id, JSON.stringify({ ...resolution, instruction_id: instructionId })]);
-    await client.query('commit');
     return instructionId;
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

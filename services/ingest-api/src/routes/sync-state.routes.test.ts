@@ -1,14 +1,11 @@
 import test from 'ava';
-import { createLogger } from '@zfs-sync/logger';
-import { startWorkers, type RunningWorkers } from '@zfs-sync/workers';
+import { startTestStack, type RunningWorkers, type TestStack } from '@zfs-sync/workers/testing';
 import {
   TEST_ADMIN_TOKEN,
-  createTestEnvironment,
-  inventory,
+  eventually,
   registerSystem,
-  startTestApi,
+  reportInventory,
   syntheticSnapshots,
-  waitForReport,
   type RegisteredSystem,
   type TestApi,
   type TestEnvironment,
@@ -20,23 +17,8 @@ let workers: RunningWorkers;
 const admin = TEST_ADMIN_TOKEN;
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';
 
-let gen = 1;
-async function report(sys: RegisteredSystem, datasets: Parameters<typeof inventory>[2]) {
-  const id = `r-${sys.id.slice(0, 8)}-${gen}`;
-  const res = await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory(id, gen++, datasets) });
-  if (res.status !== 202) throw new Error(res.text);
-  const done = await waitForReport(api, sys.api_key, id);
-  if (done.status !== 'applied') throw new Error(JSON.stringify(done));
-}
+const report = (sys: RegisteredSystem, datasets: Parameters<typeof reportInventory>[2]) => reportInventory(api, sys, datasets);
 
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const iso = (epochSeconds: number) => new Date(epochSeconds * 1000).toISOString();
 const brief = (states: any[]) => states.map((s) => `${s.dataset}|${s.system_id}|${s.status}|${s.source}`).sort();
@@ -85,17 +67,15 @@ async function buildFleet(): Promise<Fleet> {
   return { hub, a, b, outsider, groupId, alice, vm };
 }
 
+let stack: TestStack;
 test.before(async () => {
-  env = await createTestEnvironment();
-  api = await startTestApi(env.config());
-  workers = await startWorkers(env.config(), createLogger('workers-test', env.config()));
+  stack = await startTestStack();
+  ({ env, api, workers } = stack);
   fleet = buildFleet();
   await fleet;
 });
 test.after.always(async () => {
-  await workers?.stop(5000);
-  await api?.close();
-  await env?.teardown();
+  await stack?.stop();
 });
 
 // The read tests run first (serially), the write tests after them, so a report cannot race a read.

@@ -49,3 +49,24 @@ export async function waitForReport(api: TestApi, key: string, reportId: string,
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+let generation = 1;
+/** Post a full inventory for the system and wait until it is applied. */
+export async function reportInventory(api: TestApi, sys: RegisteredSystem, datasets: InventoryReportBody['datasets']): Promise<void> {
+  const gen = generation++;
+  const id = `r-${sys.id.slice(0, 8)}-${gen}`;
+  const res = await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory(id, gen, datasets) });
+  if (res.status !== 202) throw new Error(res.text);
+  const done = await waitForReport(api, sys.api_key, id);
+  if (done.status !== 'applied') throw new Error(JSON.stringify(done));
+}
+
+/** Poll `fn` until `ok` holds (or the time is up), returning the last value either way. */
+export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

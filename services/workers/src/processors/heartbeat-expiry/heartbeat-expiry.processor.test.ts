@@ -1,9 +1,9 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { createLogger } from '@zfs-sync/logger';
 import { pgQuery } from '@zfs-sync/testkit';
 import { TEST_ADMIN_TOKEN, createTestEnvironment, startTestApi, type TestApi, type TestEnvironment } from '@zfs-sync/ingest-api/testing';
 import { startWorkers, type RunningWorkers } from '../../start-workers.js';
+import { spawnWorkerProcess } from '../../testing/stack.js';
 
 let env: TestEnvironment;
 let api: TestApi;
@@ -59,22 +59,10 @@ test.serial('a silent system goes offline within timeout + one sweep, with two w
 
 test.serial('the worker process stops cleanly on SIGTERM within its shutdown bound', async (t) => {
   const config = env.config();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/workers/src/main.ts'], {
-    cwd: new URL('../../../../../', import.meta.url).pathname,
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: config.databaseUrl,
-      REDIS_URL: config.redisUrl,
-      ZFS_SYNC_QUEUE_PREFIX: config.queuePrefix,
-      ZFS_SYNC_OPS_PORT: '0',
-      ZFS_SYNC_LOG_FORMAT: 'json',
-      ZFS_SYNC_SHUTDOWN_TIMEOUT_MS: '5000',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnWorkerProcess(config, { ZFS_SYNC_SHUTDOWN_TIMEOUT_MS: '5000' }, 'pipe');
   let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
   await waitFor(async () => out.includes('workers ready'), 30_000);
   const sentAt = Date.now();
   child.kill('SIGTERM');

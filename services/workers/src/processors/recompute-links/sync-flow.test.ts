@@ -1,53 +1,34 @@
 import test from 'ava';
-import { createLogger } from '@zfs-sync/logger';
 import { pgQuery } from '@zfs-sync/testkit';
 import {
   TEST_ADMIN_TOKEN,
-  createTestEnvironment,
-  inventory,
+  eventually,
   registerSystem,
-  startTestApi,
+  reportInventory,
   syntheticSnapshots,
-  waitForReport,
   type RegisteredSystem,
   type TestApi,
   type TestEnvironment,
 } from '@zfs-sync/ingest-api/testing';
-import { startWorkers, type RunningWorkers } from '../../start-workers.js';
+import type { RunningWorkers } from '../../start-workers.js';
+import { startTestStack, type TestStack } from '../../testing/stack.js';
 
 let env: TestEnvironment;
 let api: TestApi;
 let workers: RunningWorkers;
 const admin = TEST_ADMIN_TOKEN;
 
+let stack: TestStack;
 test.before(async () => {
-  env = await createTestEnvironment();
-  api = await startTestApi(env.config());
-  workers = await startWorkers(env.config(), createLogger('workers-test', env.config()));
+  stack = await startTestStack();
+  ({ env, api, workers } = stack);
 });
 test.after.always(async () => {
-  await workers?.stop(5000);
-  await api?.close();
-  await env?.teardown();
+  await stack?.stop();
 });
 
-let gen = 1;
-async function report(sys: RegisteredSystem, datasets: Parameters<typeof inventory>[2]) {
-  const id = `r-${sys.id.slice(0, 8)}-${gen}`;
-  const res = await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory(id, gen++, datasets) });
-  if (res.status !== 202) throw new Error(res.text);
-  const done = await waitForReport(api, sys.api_key, id);
-  if (done.status !== 'applied') throw new Error(JSON.stringify(done));
-}
+const report = (sys: RegisteredSystem, datasets: Parameters<typeof reportInventory>[2]) => reportInventory(api, sys, datasets);
 
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const links = (groupId: string) => api.request('GET', `/sync/groups/${groupId}/links`, { key: admin }).then((r) => r.body as any[]);
 

@@ -1,9 +1,9 @@
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createLogger } from '@zfs-sync/logger';
 import { pgQuery, startTcpProxy } from '@zfs-sync/testkit';
 import { createTestEnvironment, inventory, registerSystem, startTestApi, syntheticSnapshots, waitForReport, type TestEnvironment } from '@zfs-sync/ingest-api/testing';
 import { startWorkers } from '../../start-workers.js';
+import { spawnWorkerProcess } from '../../testing/stack.js';
 
 let env: TestEnvironment;
 test.before(async () => {
@@ -13,24 +13,6 @@ test.after.always(async () => {
   await env?.teardown();
 });
 
-const repoRoot = new URL('../../../../../', import.meta.url).pathname;
-
-function spawnWorker(config: ReturnType<TestEnvironment['config']>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'services/workers/src/main.ts'], {
-    cwd: repoRoot,
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: config.databaseUrl,
-      REDIS_URL: config.redisUrl,
-      ZFS_SYNC_QUEUE_PREFIX: config.queuePrefix,
-      ZFS_SYNC_OPS_PORT: '0',
-      ZFS_SYNC_LOG_LEVEL: 'warn',
-      ZFS_SYNC_JOB_LOCK_MS: '2000',
-      WORKER_PROCESSORS: 'reconcile',
-    },
-    stdio: 'ignore',
-  });
-}
 
 test.serial('a reconcile worker killed mid-apply loses nothing: the transaction rolls back and the retried job applies exactly', async (t) => {
   const config = env.config({ job_lock_ms: 2000 });
@@ -38,7 +20,7 @@ test.serial('a reconcile worker killed mid-apply loses nothing: the transaction 
   const sys = await registerSystem(api);
   // Big enough that applying takes a noticeable moment: 20 datasets × 5,000 snapshots.
   const datasets = Array.from({ length: 20 }, (_, i) => ({ pool: 'tank', dataset: `vm/disk-${i}`, snapshots: syntheticSnapshots(5000, { seed: 100 + i }) }));
-  const child = spawnWorker(config);
+  const child = spawnWorkerProcess(config, { ZFS_SYNC_LOG_LEVEL: 'warn', ZFS_SYNC_JOB_LOCK_MS: '2000', WORKER_PROCESSORS: 'reconcile' });
   try {
     const res = await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('kill-1', 1, datasets) });
     t.is(res.status, 202);

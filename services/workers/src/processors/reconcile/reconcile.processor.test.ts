@@ -1,32 +1,27 @@
 import test from 'ava';
-import { createLogger } from '@zfs-sync/logger';
 import { pgQuery } from '@zfs-sync/testkit';
 import {
-  TEST_ADMIN_TOKEN,
-  createTestEnvironment,
   inventory,
   registerSystem,
-  startTestApi,
   syntheticSnapshots,
   waitForReport,
   type TestApi,
   type TestEnvironment,
 } from '@zfs-sync/ingest-api/testing';
-import { startWorkers, type RunningWorkers } from '../../start-workers.js';
+import type { RunningWorkers } from '../../start-workers.js';
+import { startTestStack, type TestStack } from '../../testing/stack.js';
 
 let env: TestEnvironment;
 let api: TestApi;
 let workers: RunningWorkers;
 
+let stack: TestStack;
 test.before(async () => {
-  env = await createTestEnvironment();
-  api = await startTestApi(env.config());
-  workers = await startWorkers(env.config(), createLogger('workers-test', env.config()));
+  stack = await startTestStack();
+  ({ env, api, workers } = stack);
 });
 test.after.always(async () => {
-  await workers?.stop(5000);
-  await api?.close();
-  await env?.teardown();
+  await stack?.stop();
 });
 
 type Row = { pool: string; path: string; kind: string; name: string; guid: string | null; createtxg: string | null; used: string | null; referenced: string | null; creation: Date };

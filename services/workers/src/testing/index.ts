@@ -1,0 +1,2 @@
+export * from './stack.js';
+export type { RunningWorkers } from '../start-workers.js';
