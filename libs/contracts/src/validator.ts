@@ -74,6 +74,12 @@ export function describeAjvError(e: ErrorObject, prefix = ''): FieldError {
     case 'pattern':
       rule = (e.parentSchema as { description?: string } | undefined)?.description ?? 'has characters or a shape that is not allowed';
       break;
+    case 'type':
+    case 'maximum':
+    case 'minimum':
+      // A field that accepts several forms explains them better than "must be string,integer".
+      rule = (e.parentSchema as { description?: string } | undefined)?.description ?? e.message ?? 'is invalid';
+      break;
     default:
       rule = e.message ?? 'is invalid';
   }

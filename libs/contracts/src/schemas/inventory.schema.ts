@@ -9,11 +9,15 @@ export const MAX_SAFE = 9_007_199_254_740_991;
 /** Canonical unsigned decimal of at most 20 digits; the ≤ 2^64 − 1 bound is checked in code. */
 export const UINT64_PATTERN = '^(0|[1-9][0-9]{0,19})$';
 
+// One schema for both forms, without anyOf (it validates a million values per large report):
+// pattern/maxLength apply only to strings, minimum/maximum only to numbers.
 const uint64 = {
-  anyOf: [
-    { type: 'string', maxLength: 20, pattern: UINT64_PATTERN, description: 'must be an unsigned 64-bit integer as a decimal string' },
-    { type: 'integer', minimum: 0, maximum: MAX_SAFE },
-  ],
+  type: ['string', 'integer'],
+  maxLength: 20,
+  pattern: UINT64_PATTERN,
+  minimum: 0,
+  maximum: MAX_SAFE,
+  description: 'must be an unsigned 64-bit integer: a decimal string, or a JSON number up to 2^53 − 1',
 } as const;
 
 /** Short snapshot/bookmark name; the full-name rules (length with the dataset) are checked in code. */
@@ -21,12 +25,7 @@ const shortName = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[A-
 const poolName = { type: 'string', minLength: 1, maxLength: 239 } as const;
 const datasetPath = { type: 'string', minLength: 0, maxLength: 255 } as const;
 /** Unix seconds, or an ISO 8601 date-time. */
-const creation = {
-  anyOf: [
-    { type: 'integer', minimum: 0, maximum: 253_402_300_799 },
-    { type: 'string', format: 'date-time', maxLength: 40 },
-  ],
-} as const;
+const creation = { type: ['integer', 'string'], minimum: 0, maximum: 253_402_300_799, format: 'date-time', maxLength: 40 } as const;
 
 export const REPORT_ID_PATTERN = '^[A-Za-z0-9._-]{1,128}$';
 

@@ -2,7 +2,6 @@ import {
   UINT64_MAX,
   checkDatasetPath,
   checkPoolName,
-  checkSnapshotShortName,
   normalizeSnapshotLocation,
   parseZfsName,
   joinDatasetPath,
@@ -68,27 +67,33 @@ export function normalizeInventory(body: InventoryReportBody): { datasets: Recon
     const key = `${d.pool}\u0000${d.dataset}`;
     if (seen.has(key)) fail(`${p}/dataset`, `lists ${joinDatasetPath(d.pool, d.dataset)} a second time in one report`);
     seen.add(key);
+    // The schema already limited short names to printable ASCII ZFS characters, so a name's
+    // length is its byte length and only the rules a pattern cannot express are left to check.
     const prefixBytes = Buffer.byteLength(joinDatasetPath(d.pool, d.dataset)) + 1;
-    const names = new Set<string>();
-    const snaps = (d.snapshots ?? []).map((s, si): SnapshotRow => {
+    const checkName = (name: string, pointer: string, kind: 'snapshot' | 'bookmark', seen: Set<string>) => {
+      if (name === '.' || name === '..') fail(pointer, `is not a valid ${kind} name: '${name}' is reserved`);
+      if (prefixBytes + name.length > 255) fail(pointer, `makes the full ${kind} name longer than 255 bytes`);
+      if (seen.has(name)) fail(pointer, `repeats ${kind} ${name} in the same dataset`);
+      seen.add(name);
+    };
+    const inSnaps = d.snapshots ?? [];
+    const snaps: SnapshotRow[] = new Array(inSnaps.length);
+    const snapNames = new Set<string>();
+    for (let si = 0; si < inSnaps.length; si++) {
+      const s = inSnaps[si]!;
       const sp = `${p}/snapshots/${si}`;
-      const reason = checkSnapshotShortName(s.name, 'snapshot');
-      if (reason) fail(`${sp}/name`, `is not a valid snapshot name: ${reason}`);
-      if (prefixBytes + Buffer.byteLength(s.name) > 255) fail(`${sp}/name`, 'makes the full snapshot name longer than 255 bytes');
-      if (names.has(s.name)) fail(`${sp}/name`, `repeats snapshot ${s.name} in the same dataset`);
-      names.add(s.name);
-      return [s.name, uint64(s.guid, `${sp}/guid`), uint64(s.createtxg, `${sp}/createtxg`), unixSeconds(s.creation, `${sp}/creation`), uint64(s.used, `${sp}/used`), uint64(s.referenced, `${sp}/referenced`), s.userrefs ?? null];
-    });
-    names.clear();
-    const bms = (d.bookmarks ?? []).map((b, bi): BookmarkRow => {
+      checkName(s.name, `${sp}/name`, 'snapshot', snapNames);
+      snaps[si] = [s.name, uint64(s.guid, `${sp}/guid`), uint64(s.createtxg, `${sp}/createtxg`), unixSeconds(s.creation, `${sp}/creation`), uint64(s.used, `${sp}/used`), uint64(s.referenced, `${sp}/referenced`), s.userrefs ?? null];
+    }
+    const inBms = d.bookmarks ?? [];
+    const bms: BookmarkRow[] = new Array(inBms.length);
+    const bmNames = new Set<string>();
+    for (let bi = 0; bi < inBms.length; bi++) {
+      const b = inBms[bi]!;
       const bp = `${p}/bookmarks/${bi}`;
-      const reason = checkSnapshotShortName(b.name, 'bookmark');
-      if (reason) fail(`${bp}/name`, `is not a valid bookmark name: ${reason}`);
-      if (prefixBytes + Buffer.byteLength(b.name) > 255) fail(`${bp}/name`, 'makes the full bookmark name longer than 255 bytes');
-      if (names.has(b.name)) fail(`${bp}/name`, `repeats bookmark ${b.name} in the same dataset`);
-      names.add(b.name);
-      return [b.name, uint64(b.guid, `${bp}/guid`), uint64(b.createtxg, `${bp}/createtxg`), unixSeconds(b.creation, `${bp}/creation`)];
-    });
+      checkName(b.name, `${bp}/name`, 'bookmark', bmNames);
+      bms[bi] = [b.name, uint64(b.guid, `${bp}/guid`), uint64(b.createtxg, `${bp}/createtxg`), unixSeconds(b.creation, `${bp}/creation`)];
+    }
     snapshots += snaps.length;
     bookmarks += bms.length;
     const out: ReconcileDataset = { pool: d.pool, dataset: d.dataset, snapshots: snaps, bookmarks: bms };

@@ -14,14 +14,13 @@ import { TsvLineError, ZfsListTsvParser } from '@zfs-sync/domain';
 import { QueueUnavailableError } from '@zfs-sync/queue';
 import { principalOf, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
-import { jsonBody, validBody } from '../http/body.js';
+import { bodySha256, jsonBody, validBody } from '../http/body.js';
 import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized, unavailable, validationProblem } from '../http/problem.js';
 import { ReportFieldError, fromZfsList, normalizeInventory, normalizeOriginalSnapshots } from '../inventory/normalize-report.js';
 import { ReportRegistry, type ReportMeta } from '../inventory/report-registry.js';
 import { systemIdParam } from './systems.routes.js';
 
 const TSV = 'text/tab-separated-values';
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** Redis errors on the hot path become an immediate 503: nothing was accepted. */
 async function orUnavailable<T>(work: Promise<T>): Promise<T> {
@@ -145,7 +144,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     }
     await accept(
       res,
-      { mode: 'inventory', system_id: systemId, report_id: body.report_id, generation: body.generation, complete: body.complete, chunk_index: chunk.index, chunk_count: chunk.count, body_hash: sha256(JSON.stringify(body)), received_at: receivedAt, datasets: normalized!.datasets },
+      { mode: 'inventory', system_id: systemId, report_id: body.report_id, generation: body.generation, complete: body.complete, chunk_index: chunk.index, chunk_count: chunk.count, body_hash: bodySha256(req), received_at: receivedAt, datasets: normalized!.datasets },
       { datasets: normalized!.datasets.length, snapshots: normalized!.snapshots, bookmarks: normalized!.bookmarks },
     );
   });
@@ -173,7 +172,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     }
     const receivedAt = new Date().toISOString();
     const reportId = `batch-${randomUUID()}`;
-    const bodyHash = sha256(JSON.stringify(req.body));
+    const bodyHash = bodySha256(req);
     const jobs = [...perSystem!].map(([systemId, datasets]): ReconcilePayload => ({ mode: 'batch', system_id: systemId.toLowerCase(), report_id: reportId, generation: null, complete: false, chunk_index: 0, chunk_count: 1, body_hash: bodyHash, received_at: receivedAt, datasets }));
     try {
       for (const job of jobs) await deps.producer.enqueue('reconcile', job);
