@@ -32,13 +32,8 @@ const zeroCounts = (): ReportCounts => ({ added: 0, removed: 0, changed: 0, unch
  * between two listings).
  */
 export function datasetContentHash(d: ReconcileDataset): string {
-  const h = createHash('sha256');
-  h.update(d.receive_resume_token ?? '');
-  h.update('\u0001');
-  for (const s of d.snapshots) h.update(`${s.join('\t')}\n`);
-  h.update('\u0002');
-  for (const b of d.bookmarks) h.update(`${b.join('\t')}\n`);
-  return h.digest('hex');
+  // Native JSON serialisation of the compact rows is the cheapest canonical form there is.
+  return createHash('sha256').update(JSON.stringify([d.receive_resume_token ?? null, d.snapshots, d.bookmarks])).digest('hex');
 }
 
 /** Chunks of one report may split a dataset; put its pieces back together, in chunk order. */
