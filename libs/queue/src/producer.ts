@@ -55,10 +55,17 @@ export class Producer {
     return q;
   }
 
-  async enqueue<K extends JobKey>(key: K, payload: PayloadOf<K>, extra?: JobsOptions): Promise<string | undefined> {
+  /**
+   * Add a job. The payload is checked against its schema unless the caller built it from input
+   * that was just validated (`prevalidated`: the API's large reports, where a second full pass
+   * costs more than the enqueue); the worker checks every payload again either way.
+   */
+  async enqueue<K extends JobKey>(key: K, payload: PayloadOf<K>, extra?: JobsOptions, opts: { prevalidated?: boolean } = {}): Promise<string | undefined> {
     const def = JOBS[key] as JobDefinition<unknown>;
-    const check = payloadValidator(key)(payload);
-    if (!check.ok) throw new InvalidJobPayloadError(`${def.queue}/${def.name}: ${check.error.detail}`);
+    if (!opts.prevalidated) {
+      const check = payloadValidator(key)(payload);
+      if (!check.ok) throw new InvalidJobPayloadError(`${def.queue}/${def.name}: ${check.error.detail}`);
+    }
     try {
       // BullMQ waits for a connection that may never come back; the API must answer at once.
       const job = await withTimeout(this.queue(def.queue).add(def.name, payload, jobOptions(def, payload, extra)), this.timeoutMs, `adding to ${def.queue}`);

@@ -1,0 +1,236 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+
+/** A free TCP port on 127.0.0.1 (the kernel picks it; a tiny race with other processes is accepted). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Service {
+  name: string;
+  child: ChildProcess;
+  pid: number;
+  logFile: string;
+  /** The last lines it printed (stdout and stderr), for error messages. */
+  tail: () => string;
+  exited: Promise<number | null>;
+  stop: () => Promise<void>;
+}
+
+/** Keys of the parent's environment that must not leak into the services. */
+const OWN_KEYS = /^(ZFS_SYNC_|DATABASE_URL$|REDIS_URL$|PORT$|WORKER_PROCESSORS$)/;
+
+/** Start `node --import tsx <entry>` with exactly the given service environment. */
+export function startService(name: string, entry: string, env: Record<string, string>, opts: { cwd: string; logDir: string; nodeArgs?: string[] }): Service {
+  const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !OWN_KEYS.test(k))) as Record<string, string>;
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', entry], {
+    cwd: opts.cwd,
+    env: { ...baseEnv, NODE_ENV: 'production', ZFS_SYNC_LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logFile = join(opts.logDir, `${name}.log`);
+  const log = createWriteStream(logFile);
+  const lines: string[] = [];
+  const keep = (chunk: Buffer) => {
+    log.write(chunk);
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(line);
+    if (lines.length > 40) lines.splice(0, lines.length - 40);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  if (child.pid === undefined) throw new Error(`could not start ${name}`);
+  const pid = child.pid;
+  return {
+    name,
+    child,
+    pid,
+    logFile,
+    tail: () => lines.slice(-15).join('\n'),
+    exited,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+      log.end();
+    },
+  };
+}
+
+// ---------------------------------------------------------------- /proc sampling
+
+const CLK_TCK = 100; // USER_HZ on Linux
+
+export interface MemSample {
+  rssKiB: number;
+  hwmKiB: number;
+}
+
+export function readMem(pid: number): MemSample | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rss = /VmRSS:\s+(\d+) kB/.exec(status);
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+    return { rssKiB: rss ? Number(rss[1]) : 0, hwmKiB: hwm ? Number(hwm[1]) : 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** Reset the kernel's peak-RSS mark (VmHWM) so each phase reports its own peak. Best effort. */
+export function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+function machineJiffies(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  const total = v.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+export interface CpuGroups {
+  /** Seconds of CPU per group over the phase. */
+  seconds: Record<string, number>;
+  /** Whole-machine busy share (0–1 of all cores) over the phase. */
+  machineBusy: number;
+  wallSeconds: number;
+}
+
+/**
+ * Samples memory of the services and CPU time of every process on the machine, grouped: the
+ * API, the worker, this benchmark client, PostgreSQL backends of the benchmark database,
+ * other PostgreSQL processes, Redis, and everything else (other people's work on the machine).
+ * A process that exits between samples loses at most one interval of CPU.
+ */
+export class Sampler {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly groupOfPid = new Map<number, string>();
+  private first = new Map<number, number>();
+  private last = new Map<number, number>();
+  private peak = new Map<number, number>();
+  private startMachine = machineJiffies();
+  private startedAt = performance.now();
+
+  constructor(
+    private readonly services: Record<string, number>,
+    private readonly benchDb: string,
+    private readonly intervalMs = 250,
+  ) {}
+
+  private classify(pid: number): string {
+    let g = this.groupOfPid.get(pid);
+    if (g) return g;
+    const named = Object.entries(this.services).find(([, p]) => p === pid);
+    if (named) g = named[0];
+    else if (pid === process.pid) g = 'bench client';
+    else {
+      let comm = '';
+      let cmdline = '';
+      try {
+        comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      } catch {
+        /* gone */
+      }
+      if (comm === 'postgres' || cmdline.startsWith('postgres:')) g = cmdline.includes(this.benchDb) ? 'postgres (bench db)' : /postgres: .*(\d{1,3}\.){3}\d{1,3}\(\d+\)|\[local\]/.test(cmdline) ? 'postgres (other dbs)' : 'postgres (background)';
+      else if (comm.startsWith('redis-server')) g = 'redis';
+      else g = 'other';
+    }
+    this.groupOfPid.set(pid, g);
+    return g;
+  }
+
+  private sampleCpu(): void {
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      const pid = Number(name);
+      const s = cpuSeconds(pid);
+      if (s === null) continue;
+      if (!this.first.has(pid)) {
+        // A process born during the phase counts from zero; one alive at the start from then.
+        this.first.set(pid, this.started ? 0 : s);
+      }
+      this.last.set(pid, s);
+      this.classify(pid);
+    }
+  }
+
+  private started = false;
+
+  private sampleMem(): void {
+    for (const pid of Object.values(this.services)) {
+      const m = readMem(pid);
+      if (m) this.peak.set(pid, Math.max(this.peak.get(pid) ?? 0, m.rssKiB, m.hwmKiB));
+    }
+  }
+
+  start(): void {
+    for (const pid of Object.values(this.services)) resetPeak(pid);
+    this.startMachine = machineJiffies();
+    this.startedAt = performance.now();
+    this.sampleCpu();
+    this.started = true;
+    this.sampleMem();
+    let n = 0;
+    this.timer = setInterval(() => {
+      this.sampleMem();
+      // The whole process table every 4th tick: it costs more than two status files.
+      if (++n % 4 === 0) this.sampleCpu();
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): { peakRssMiB: Record<string, number>; cpu: CpuGroups } {
+    if (this.timer) clearInterval(this.timer);
+    this.sampleMem();
+    this.sampleCpu();
+    const m = machineJiffies();
+    const seconds: Record<string, number> = {};
+    for (const [pid, end] of this.last) {
+      const g = this.classify(pid);
+      const used = end - (this.first.get(pid) ?? end);
+      if (used > 0) seconds[g] = (seconds[g] ?? 0) + used;
+    }
+    const peakRssMiB: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(this.services)) peakRssMiB[name] = round((this.peak.get(pid) ?? 0) / 1024, 1);
+    for (const k of Object.keys(seconds)) seconds[k] = round(seconds[k]!, 2);
+    return {
+      peakRssMiB,
+      cpu: { seconds, machineBusy: round((m.busy - this.startMachine.busy) / Math.max(1, m.total - this.startMachine.total), 3), wallSeconds: round((performance.now() - this.startedAt) / 1000, 2) },
+    };
+  }
+}
+
+export const round = (x: number, digits = 0): number => {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+};
