@@ -31,7 +31,7 @@ const ADMIN = `zs_admin_bench-${process.pid}`;
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} must be a non-negative integer`);
   return v;
 }
 const ROUNDS = arg('rounds', 1000);
@@ -132,18 +132,28 @@ async function main() {
   const stored = Number((await pool.query('select count(*) from snapshots')).rows[0].count);
   log(`${stored.toLocaleString('en-US')} snapshot rows stored`);
 
-  // ---- background ingest: systems re-reporting 5,000-row inventories with one change each ----
+  // ---- background ingest: hosts re-reporting 5 datasets × 1,000 snapshots about once a second,
+  // one dataset gaining a snapshot each time (what snapshot schedulers do) ----
   const background = await Promise.all(Array.from({ length: BACKGROUND_SYSTEMS }, (_, i) => register(`bg-${i}`)));
+  const bgSets = background.map((_, i) => Array.from({ length: 5 }, (_, d) => snapshots(1000 + i * 10 + d, 1000)));
   let backgroundRunning = true;
   let backgroundReports = 0;
   const backgroundLoop = (async () => {
     let round = 0;
     while (backgroundRunning) {
       round++;
+      const started = performance.now();
       await Promise.all(
-        background.map((sys, i) => report(sys, [{ pool: 'tank', dataset: `bg/${i}`, snapshots: snapshots(1000 + i, 5000).concat(snapshots(5000 + i * 10_000 + round, 1).map((s) => ({ ...s, name: `bg-${round}` }))) }], true).then(() => backgroundReports++)),
+        background.map((sys, i) => {
+          const sets = bgSets[i]!;
+          const d = round % sets.length;
+          const n = 1000 + round;
+          sets[d]!.push({ name: `auto-${n}`, guid: guid(5000 + i * 10 + d, n), createtxg: String(100 + n), creation: 1_700_000_000 + n * 60 });
+          sets[d]!.shift();
+          return report(sys, sets.map((snaps, k) => ({ pool: 'tank', dataset: `bg/${k}`, snapshots: snaps })), true).then(() => backgroundReports++);
+        }),
       );
-      await sleep(200);
+      await sleep(Math.max(0, 1000 - (performance.now() - started)));
     }
   })();
 
