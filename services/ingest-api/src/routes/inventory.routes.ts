@@ -97,7 +97,10 @@ export function inventoryRoutes(deps: ApiDeps): Router {
       throw conflict(`report ${job.report_id} (chunk ${job.chunk_index}) was already received with a different body or different report fields; use a new report_id`, { field: 'report_id' });
     }
     try {
-      await deps.producer.enqueue('reconcile', { ...job, received_at: claim.meta.received_at }, undefined, { prevalidated: true });
+      // Small reports first: a host's one new snapshot should not wait behind bulk inventories
+      // (BullMQ: a lower number is served earlier; equal priorities stay first-in, first-out).
+      const priority = Math.min(2_000_000, 1 + Math.floor((counts.snapshots + counts.bookmarks) / 1000));
+      await deps.producer.enqueue('reconcile', { ...job, received_at: claim.meta.received_at }, { priority }, { prevalidated: true });
     } catch (err) {
       if (claim.outcome === 'new') await registry.releaseChunk(job.system_id, job.report_id, job.chunk_index);
       if (err instanceof QueueUnavailableError) throw unavailable(`the queue is unreachable; nothing was accepted, retry later`);
