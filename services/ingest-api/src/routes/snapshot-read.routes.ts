@@ -17,6 +17,7 @@ import {
 import { checkDatasetPath, checkPoolName } from '@zfs-sync/domain';
 import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
+import { groupIdsOf, queueGroupRecompute } from '../sync/recompute-groups.js';
 import { badRequest, forbidden, notFound, unauthorized } from '../http/problem.js';
 import { systemIdParam } from './systems.routes.js';
 
@@ -295,8 +296,11 @@ export function snapshotReadRoutes(deps: ApiDeps): Router {
     const systemId = systemIdParam(req, 'system_id');
     requireAdmin(res);
     queryOf(req, []);
+    const groups = await groupIdsOf(deps, systemId);
     const deleted = await deleteSystemInventory(deps.pool, systemId);
     if (!deleted) throw notFound(`no system with id ${systemId}`);
+    // Its links now see a host without the datasets.
+    await queueGroupRecompute(deps, groups, 'system inventory deleted');
     deps.logger.info({ system_id: systemId, ...deleted }, 'system inventory deleted');
     res.json({
       system_id: systemId,

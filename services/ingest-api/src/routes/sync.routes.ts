@@ -13,6 +13,7 @@ import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.j
 import type { ApiDeps } from '../deps.js';
 import { jsonBody, validBody } from '../http/body.js';
 import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized, validationProblem } from '../http/problem.js';
+import { queueGroupRecompute } from '../sync/recompute-groups.js';
 import { systemIdParam } from './systems.routes.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -110,20 +111,11 @@ export function syncRoutes(deps: ApiDeps): Router {
     }
   }
 
-  async function recompute(groupId: string, reason: string) {
-    try {
-      await deps.producer.enqueue('recomputeGroup', { group_id: groupId, reason });
-    } catch (err) {
-      // The change is stored; the next inventory of any member recomputes its datasets anyway.
-      deps.logger.warn({ group_id: groupId, err: (err as Error).message }, 'could not queue a group recompute');
-    }
-  }
-
   async function save(res: Response, id: string | null, g: ReturnType<typeof mergeGroup>, status: number) {
     await checkGroup(g);
     try {
       const saved = await deps.groups.save(id, g);
-      await recompute(saved.id, id ? 'group updated' : 'group created');
+      await queueGroupRecompute(deps, [saved.id], id ? 'group updated' : 'group created');
       res.status(status).json(syncGroupToJson(saved));
     } catch (err) {
       if (err instanceof DuplicateGroupNameError) throw conflict(err.message, { field: 'name' });

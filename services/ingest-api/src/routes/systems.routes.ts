@@ -13,6 +13,7 @@ import { DuplicateHostnameError, SystemInUseError, systemToJson } from '@zfs-syn
 import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
 import { hashKey, newHostKey } from '../auth/credentials.js';
 import type { ApiDeps } from '../deps.js';
+import { groupIdsOf, queueGroupRecompute } from '../sync/recompute-groups.js';
 import { jsonBody, validBody } from '../http/body.js';
 import { badRequest, conflict, forbidden, notFound, unauthorized } from '../http/problem.js';
 
@@ -104,8 +105,11 @@ export function systemsRoutes(deps: ApiDeps): Router {
   r.delete('/systems/:id', async (req, res) => {
     const id = systemIdParam(req);
     requireAdmin(res);
+    const groups = await groupIdsOf(deps, id);
     try {
       if (!(await deps.systems.delete(id))) throw notFound(`no system with id ${id}`);
+      // In a mesh another member may have to become the source for the rest.
+      await queueGroupRecompute(deps, groups, 'member system deleted');
     } catch (err) {
       if (err instanceof SystemInUseError) throw conflict(err.message);
       throw err;

@@ -57,13 +57,23 @@ test.serial('a silent system goes offline within timeout + one sweep, with two w
   }
 });
 
-test.serial('the worker process stops cleanly on SIGTERM within its shutdown bound', async (t) => {
+test.serial('the worker process serves probes and queue metrics, and stops cleanly on SIGTERM within its shutdown bound', async (t) => {
   const config = env.config();
   const child = spawnWorkerProcess(config, { ZFS_SYNC_SHUTDOWN_TIMEOUT_MS: '5000' }, 'pipe');
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   await waitFor(async () => out.includes('workers ready'), 30_000);
+  // Its ops server answers probes and exports queue depth for autoscaling.
+  const port = Number(/"port":(\d+),"msg":"ops server/.exec(out)?.[1]);
+  t.true(port > 0, out);
+  t.is((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+  const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+  t.is(ready.status, 200);
+  t.deepEqual(((await ready.json()) as { checks: unknown }).checks, { postgres: 'ok', redis: 'ok' });
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  for (const queue of ['reconcile', 'recompute-links', 'heartbeat-expiry']) t.true(metrics.includes(`zfs_sync_queue_jobs{queue="${queue}",state="waiting"`), queue);
+  t.true(metrics.includes('zfs_sync_job_duration_seconds'));
   const sentAt = Date.now();
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));

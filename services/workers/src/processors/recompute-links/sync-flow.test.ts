@@ -213,3 +213,18 @@ test('mesh of three: every member converges on the furthest one', async (t) => {
   const seed = aPlans.find((p: any) => p.target_system_id === c.id);
   t.like(seed, { is_incremental: false, target_pool: 'p3', ending_snapshot: 'auto-5' });
 });
+
+test('deleting a member\'s inventory recomputes its links', async (t) => {
+  const hub = await registerSystem(api);
+  const spoke = await registerSystem(api);
+  const snaps = syntheticSnapshots(3, { seed: 51 });
+  await report(hub, [{ pool: 'tank', dataset: 'gone-soon', snapshots: snaps }]);
+  await report(spoke, [{ pool: 'tank', dataset: 'gone-soon', snapshots: snaps }]);
+  const group = await api.request('POST', '/sync-groups', { key: admin, body: { name: `d-${hub.id}`, directional: true, hub_system_id: hub.id, system_ids: [hub.id, spoke.id] } });
+  t.is((await eventually(() => links(group.body.id), (l) => l[0]?.verdict === 'in_sync'))[0]?.verdict, 'in_sync');
+  const del = await api.request('DELETE', `/snapshots/system/${spoke.id}`, { key: admin });
+  t.is(del.status, 200, del.text);
+  const after = await eventually(() => links(group.body.id), (l) => l[0]?.verdict === 'not_seeded');
+  t.like(after[0], { verdict: 'not_seeded', target_system_id: spoke.id });
+  t.truthy(after[0].instruction_id);
+});
