@@ -127,12 +127,14 @@ export async function recomputeGroupDataset(pool: pg.Pool, ctx: GroupContext, gr
   const result: RecomputeResult = { links: 0, transitions: 0, instructionsCreated: 0, conflictsOpened: 0, conflictsClosed: 0 };
   const nowS = Math.floor(now.getTime() / 1000);
   const memberIds = ctx.members.map((m) => m.systemId);
-  const views: HostDatasetView[] = await loadDatasetViews(pool, memberIds, path, ctx.targetPools);
-  const planned = planGroupLinks({ policy: ctx.policy, members: ctx.members, datasetViews: new Map([[path, views]]), now: nowS });
-  const viewOf = new Map(views.map((v) => [v.systemId, v]));
 
   return withTransaction(pool, async (client) => {
     await client.query('select pg_advisory_xact_lock(hashtext($1))', [`links:${groupId}:${path}`]);
+    // Read the inventories only once the lock is held: a recompute that read them earlier could
+    // otherwise commit a verdict older than the one a concurrent recompute already stored.
+    const views: HostDatasetView[] = await loadDatasetViews(client, memberIds, path, ctx.targetPools);
+    const planned = planGroupLinks({ policy: ctx.policy, members: ctx.members, datasetViews: new Map([[path, views]]), now: nowS });
+    const viewOf = new Map(views.map((v) => [v.systemId, v]));
     // One connection runs one query at a time: these three go in sequence.
     const linksQ = await client.query<LinkRow>('select source_system_id, target_system_id, verdict from sync_links where group_id = $1 and dataset = $2', [groupId, path]);
     const liveQ = await client.query<InstructionRow>(`select * from sync_instructions where group_id = $1 and dataset = $2 and status = any($3::text[])`, [groupId, path, LIVE_STATUSES]);
