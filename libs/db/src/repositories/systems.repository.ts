@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type pg from 'pg';
+import type { RegisterSystemBody } from '@zfs-sync/contracts';
 import { ApiKeyEntity } from '../entities/api-key.entity.js';
 import { withTransaction } from '../transaction.js';
 import { SystemEntity, type ConnectivityStatus, type System } from '../entities/system.entity.js';
@@ -13,15 +14,8 @@ export class SystemInUseError extends Error {
   override name = 'SystemInUseError';
 }
 
-export interface SystemInput {
-  hostname: string;
-  platform: string;
-  connectivity_status?: ConnectivityStatus;
-  ssh_hostname?: string | null;
-  ssh_user?: string | null;
-  ssh_port?: number;
-  extra_metadata?: Record<string, unknown>;
-}
+/** What a system is registered or updated with: the API's validated body. */
+export type SystemInput = RegisterSystemBody;
 
 /** The wire shape of a system (the original zfs_sync fields). Never holds a key or key hash. */
 export interface SystemJson {
