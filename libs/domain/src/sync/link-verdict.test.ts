@@ -1,7 +1,9 @@
 import test from 'ava';
+import { eligibilityRules, isEligible } from './eligibility.js';
 import { computeLinkVerdict, formatDuration, VERDICT_LIST_LIMIT } from './link-verdict.js';
-import { absent, DAY, guidOf, HOUR, host, NOW, policy, series, snap } from './test-fixtures.js';
-import type { HostDatasetView, SyncGroupPolicy } from './types.js';
+import { absent, DAY, guidOf, HOUR, host, NOW, policy, series, snap, type SnapSpec } from './test-fixtures.js';
+import { firstIndexNewerThan, orderSnapshots } from './order.js';
+import type { HostDatasetView, SnapshotRef, SyncGroupPolicy } from './types.js';
 
 function verdict(source: HostDatasetView, target: HostDatasetView, overrides: Partial<SyncGroupPolicy> = {}) {
   return computeLinkVerdict({ source, target, policy: policy(overrides), now: NOW });
@@ -278,4 +280,106 @@ test('an empty or missing guid counts as "not reported", never as a guid', (t) =
   t.is(v.verdict, 'behind');
   t.is(v.base?.name, 'auto-1');
   t.deepEqual(v.nameCollisions, []);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The fast lookups (scans, hash index, the aligned pass over the target) against a straightforward
+// reference built on plain Maps, on random hosts with renames, reused names, duplicate and missing
+// guids, and bookmarks.
+
+/** A seeded generator of integers in [0, n), from the high bits of an LCG (its low bits cycle). */
+function lcg(seed: number): (n: number) => number {
+  return (n) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return Math.floor((seed / 0x80000000) * n);
+  };
+}
+
+/** The rules of the verdict written the plain way: a Map per list and key, the last ref winning. */
+function referenceParts(source: HostDatasetView, target: HostDatasetView, overrides: Partial<SyncGroupPolicy>) {
+  const gid = (r: SnapshotRef): string | null => r.guid || null;
+  const lookup = (refs: readonly SnapshotRef[]) => {
+    const byGuid = new Map<string, number>();
+    const byName = new Map<string, number>();
+    refs.forEach((r, i) => {
+      if (gid(r) !== null) byGuid.set(gid(r)!, i);
+      if (r.name !== '') byName.set(r.name, i);
+    });
+    return { refs, byGuid, byName };
+  };
+  const s = orderSnapshots(source.snapshots, source.bookmarks);
+  const t = orderSnapshots(target.snapshots, target.bookmarks);
+  const [onS, onT, onSourceBookmarks] = [lookup(s), lookup(t), lookup(source.bookmarks)];
+  const all = [...source.snapshots, ...source.bookmarks, ...target.snapshots, ...target.bookmarks];
+  const mode: 'guid' | 'name' = all.every((r) => gid(r) !== null) ? 'guid' : 'name';
+  const compatible = (a: SnapshotRef, b: SnapshotRef) => gid(a) === null || gid(b) === null || gid(a) === gid(b);
+  const find = (on: ReturnType<typeof lookup>, ref: SnapshotRef): number => {
+    const byGuid = gid(ref) === null ? undefined : on.byGuid.get(gid(ref)!);
+    if (byGuid !== undefined) return byGuid;
+    if (mode === 'guid') return -1;
+    const byName = on.byName.get(ref.name);
+    return byName !== undefined && compatible(on.refs[byName]!, ref) ? byName : -1;
+  };
+  const nameCollisions: string[] = [];
+  for (const x of t) {
+    const g = gid(x);
+    if (g === null) continue;
+    const same = onS.byGuid.get(g);
+    if (same !== undefined && s[same]!.name === x.name) continue;
+    const i = onS.byName.get(x.name);
+    if (i !== undefined && gid(s[i]!) !== null && gid(s[i]!) !== g) nameCollisions.push(x.name);
+  }
+  let base: { name: string; kind: string; targetIndex: number; sourceAfter: number } | null = null;
+  for (let ti = t.length - 1; ti >= 0 && !base; ti--) {
+    const si = find(onS, t[ti]!);
+    if (si >= 0) base = { name: s[si]!.name, kind: 'snapshot', targetIndex: ti, sourceAfter: si + 1 };
+    else {
+      const b = find(onSourceBookmarks, t[ti]!);
+      const bookmark = source.bookmarks[b];
+      if (bookmark) {
+        const byTxg = [...source.snapshots, ...source.bookmarks].every((r) => r.createtxg !== null && /^[0-9]+$/.test(r.createtxg));
+        base = { name: bookmark.name, kind: 'bookmark', targetIndex: ti, sourceAfter: firstIndexNewerThan(s, bookmark, byTxg) };
+      }
+    }
+  }
+  const sourceOnly = base ? s.slice(base.sourceAfter).filter((x) => find(onT, x) < 0).map((x) => x.name) : s.map((x) => x.name);
+  const targetOnly = base ? t.slice(base.targetIndex + 1).map((x) => x.name) : t.map((x) => x.name);
+  const rules = eligibilityRules(policy(overrides), NOW);
+  const end = s.slice(base ? base.sourceAfter : 0).filter((x) => isEligible(x, rules)).pop()?.name ?? null;
+  return { mode, nameCollisions, base: base && { name: base.name, kind: base.kind }, sourceOnly, targetOnly, end };
+}
+
+test('verdicts agree with a plain-Map reference on random hosts', (t) => {
+  const random = lcg(2024);
+  const universe = Array.from({ length: 400 }, (_, i) => snap(`auto-${i}`, (400 - i) * HOUR));
+  const randomHost = (id: string): HostDatasetView => {
+    const from = random(4) === 0 ? random(300) : random(10);
+    const specs: SnapSpec[] = universe.slice(from, from + 1 + random(300)).filter(() => random(20) > 0);
+    const pick = () => random(specs.length);
+    if (specs.length > 1) {
+      // Each with some probability: a different order, a local snapshot under a name the other
+      // host may use, a renamed snapshot, one guid on two snapshots.
+      if (random(4) === 0) for (let k = random(5); k > 0; k--) specs.splice(pick(), 0, specs.splice(pick(), 1)[0]!);
+      if (random(4) === 0) specs.push(snap(random(2) === 0 ? `local-${random(3)}` : specs[pick()]!.name, random(HOUR), guidOf(`local-${random(3)}`)));
+      if (random(4) === 0) specs[pick()] = { ...specs[pick()]!, name: `renamed-${random(3)}` };
+      if (random(3) === 0) specs[pick()] = { ...specs[pick()]!, guid: guidOf(specs[pick()]!.name) };
+    }
+    const bookmarks = random(3) === 0 ? universe.slice(from, from + 60).filter(() => random(4) === 0) : [];
+    return host(id, specs, { txgBase: 1 + random(1000), bookmarks, noGuids: random(8) === 0 });
+  };
+  for (let round = 0; round < 400; round++) {
+    const source = randomHost('S');
+    const target = randomHost('T');
+    // Sometimes with eligibility rules, which are judged lazily from the newest end.
+    const overrides = [{}, { snapshotPattern: '^auto-\\d*[02468]$' }, { minSnapshotAgeSeconds: 50 * HOUR }][random(3)]!;
+    const v = verdict(source, target, overrides);
+    const ref = referenceParts(source, target, overrides);
+    const msg = `round ${round}: ${v.explanation}`;
+    t.is(v.matchedBy, ref.mode, msg);
+    t.deepEqual(v.nameCollisions, ref.nameCollisions, msg);
+    t.deepEqual(v.base && { name: v.base.name, kind: v.base.kind }, ref.base, msg);
+    t.deepEqual(v.sourceOnly, { items: ref.sourceOnly.slice(0, VERDICT_LIST_LIMIT), count: ref.sourceOnly.length }, msg);
+    t.deepEqual(v.targetOnly, { items: ref.targetOnly.slice(0, VERDICT_LIST_LIMIT), count: ref.targetOnly.length }, msg);
+    if (target.present && v.verdict !== 'not_seeded') t.is(v.end?.name ?? null, ref.end, msg);
+  }
 });

@@ -8,6 +8,7 @@
  */
 import { eligibilityRules, isEligible, type EligibilityRules } from './eligibility.js';
 import { canOrderByTxg, firstIndexNewerThan, orderWith } from './order.js';
+import { indexBy, knownGuid, LastIndexLookup, type RefIndex, type RefKey } from './ref-index.js';
 import type { HostDatasetView, LinkBase, LinkVerdict, LinkVerdictKind, SnapshotRef, SyncGroupPolicy, TruncatedNames } from './types.js';
 
 /** How many names a verdict lists; the counts are always complete. */
@@ -16,28 +17,15 @@ export const VERDICT_LIST_LIMIT = 50;
 // ---------------------------------------------------------------------------------------------
 // Preparing one host's view (done once per host, reused by every link that touches it)
 
-/** A ref's guid, or null when the client did not report one (null, missing or empty). */
-function knownGuid(ref: SnapshotRef): string | null {
-  return ref.guid || null;
-}
-
 function everyHasGuid(refs: readonly SnapshotRef[]): boolean {
   return refs.every((r) => knownGuid(r) !== null);
 }
 
-function indexBy<T>(items: readonly SnapshotRef[], key: (r: SnapshotRef) => string | null, value: (r: SnapshotRef, i: number) => T): Map<string, T> {
-  const map = new Map<string, T>();
-  items.forEach((r, i) => {
-    const k = key(r);
-    if (k !== null && k !== '') map.set(k, value(r, i));
-  });
-  return map;
-}
-
 /**
- * One host's view, ordered and judged once and reused by every link that touches it. The lookup
- * maps are built on first use: a link usually needs only some of them, and building a map of
- * 10,000+ keys is the most expensive step of a recompute.
+ * One host's view, prepared once per dataset and reused by every link that touches it. Ordering
+ * happens up front; lookups (see ref-index.ts) and eligibility (see judgeFrom) only as far as a
+ * link asks for them: a link usually needs little of either, and doing all of it for 10,000+
+ * snapshots per host was most of the cost of a recompute.
  */
 export class PreparedHostView {
   /** Snapshots oldest first, in this host's own order. */
@@ -46,12 +34,17 @@ export class PreparedHostView {
   readonly byTxg: boolean;
   /** Whether every snapshot and bookmark reported a guid. */
   readonly hasAllGuids: boolean;
-  /** eligible[i]: ordered[i] may end a transfer. */
-  readonly eligible: Uint8Array;
-  /** eligibleFrom[i]: how many of ordered[i..] are eligible (length n + 1). */
-  readonly eligibleFrom: Int32Array;
-  private guidIndex?: Map<string, number>;
-  private nameIndex?: Map<string, number>;
+  private readonly rules: EligibilityRules;
+  private readonly eligibleBits: Uint8Array;
+  private readonly eligibleSuffix: Int32Array;
+  /** eligibleBits[i] and eligibleSuffix[i] are known for every i >= judgedFrom (see judgeFrom). */
+  private judgedFrom: number;
+  private readonly snapshotsByGuid: LastIndexLookup;
+  private readonly snapshotsByName: LastIndexLookup;
+  private readonly bookmarksByGuid: LastIndexLookup;
+  private readonly bookmarksByName: LastIndexLookup;
+  private guidMap?: Map<string, number>;
+  private nameMap?: Map<string, number>;
   private bookmarkGuids?: Map<string, SnapshotRef>;
   private bookmarkNames?: Map<string, SnapshotRef>;
 
@@ -61,32 +54,94 @@ export class PreparedHostView {
     this.byTxg = canOrderByTxg(snapshots) && canOrderByTxg(bookmarks);
     this.ordered = orderWith(snapshots, this.byTxg);
     this.hasAllGuids = everyHasGuid(snapshots) && everyHasGuid(bookmarks);
-    this.eligible = new Uint8Array(this.ordered.length);
-    this.eligibleFrom = new Int32Array(this.ordered.length + 1);
-    for (let i = this.ordered.length - 1; i >= 0; i--) {
-      this.eligible[i] = isEligible(this.ordered[i]!, rules) ? 1 : 0;
-      this.eligibleFrom[i] = this.eligibleFrom[i + 1]! + this.eligible[i]!;
-    }
+    this.rules = rules;
+    this.eligibleBits = new Uint8Array(this.ordered.length);
+    this.eligibleSuffix = new Int32Array(this.ordered.length + 1);
+    this.judgedFrom = this.ordered.length;
+    // A snapshot_pattern throws on a name that is not a string (input breaking the types): judge
+    // such a host entirely now, so that it fails where it always did.
+    if (rules.pattern !== null && !this.ordered.every((r) => typeof r.name === 'string')) this.judgeFrom(0);
+    this.snapshotsByGuid = new LastIndexLookup(this.ordered, 'guid');
+    this.snapshotsByName = new LastIndexLookup(this.ordered, 'name');
+    this.bookmarksByGuid = new LastIndexLookup(bookmarks, 'guid');
+    this.bookmarksByName = new LastIndexLookup(bookmarks, 'name');
   }
 
   get bookmarks(): readonly SnapshotRef[] {
     return this.view.present ? this.view.bookmarks : [];
   }
 
+  /** eligible[i]: ordered[i] may end a transfer. */
+  get eligible(): Uint8Array {
+    this.judgeFrom(0);
+    return this.eligibleBits;
+  }
+
+  /** eligibleFrom[i]: how many of ordered[i..] are eligible (length n + 1). */
+  get eligibleFrom(): Int32Array {
+    this.judgeFrom(0);
+    return this.eligibleSuffix;
+  }
+
+  /** eligibleFrom[i], judging only ordered[i..]. */
+  eligibleCountFrom(i: number): number {
+    if (i < 0 || i > this.ordered.length) return this.eligibleFrom[i]!; // out of range, as before
+    this.judgeFrom(i);
+    return this.eligibleSuffix[i]!;
+  }
+
+  /** eligible[i] === 1, judging only ordered[i..]. */
+  isEligibleAt(i: number): boolean {
+    this.judgeFrom(i);
+    return this.eligibleBits[i] === 1;
+  }
+
+  /**
+   * Eligibility is judged from the newest end down, as far as asked: most links only look at what
+   * lies past the target's newest snapshot, and running a snapshot_pattern over all 10,000 names of
+   * every host was a measurable part of a recompute.
+   */
+  private judgeFrom(i: number): void {
+    const from = Math.max(0, i);
+    for (let k = this.judgedFrom - 1; k >= from; k--) {
+      this.eligibleBits[k] = isEligible(this.ordered[k]!, this.rules) ? 1 : 0;
+      this.eligibleSuffix[k] = this.eligibleSuffix[k + 1]! + this.eligibleBits[k]!;
+    }
+    if (from < this.judgedFrom) this.judgedFrom = from;
+  }
+
+  /** Index in `ordered` of the last snapshot whose guid (or name) is `value`, or -1. */
+  lastSnapshotIndex(key: RefKey, value: string | null): number {
+    return (key === 'guid' ? this.snapshotsByGuid : this.snapshotsByName).lastIndexOf(value);
+  }
+
+  /** The last bookmark whose guid (or name) is `value`. */
+  lastBookmark(key: RefKey, value: string | null): SnapshotRef | undefined {
+    const i = (key === 'guid' ? this.bookmarksByGuid : this.bookmarksByName).lastIndexOf(value);
+    return i >= 0 ? this.bookmarks[i] : undefined;
+  }
+
+  /** The guid index of `ordered`, built now: for a caller about to look up many guids. */
+  snapshotGuidIndex(): RefIndex {
+    return this.snapshotsByGuid.indexed();
+  }
+
+  // Plain Maps, for callers of the public API; the verdict code uses the lookups above.
+
   get indexByGuid(): Map<string, number> {
-    return (this.guidIndex ??= indexBy(this.ordered, knownGuid, (_r, i) => i));
+    return (this.guidMap ??= indexBy(this.ordered, 'guid', (_r, i) => i));
   }
 
   get indexByName(): Map<string, number> {
-    return (this.nameIndex ??= indexBy(this.ordered, (r) => r.name, (_r, i) => i));
+    return (this.nameMap ??= indexBy(this.ordered, 'name', (_r, i) => i));
   }
 
   get bookmarkByGuid(): Map<string, SnapshotRef> {
-    return (this.bookmarkGuids ??= indexBy(this.bookmarks, knownGuid, (r) => r));
+    return (this.bookmarkGuids ??= indexBy(this.bookmarks, 'guid', (r) => r));
   }
 
   get bookmarkByName(): Map<string, SnapshotRef> {
-    return (this.bookmarkNames ??= indexBy(this.bookmarks, (r) => r.name, (r) => r));
+    return (this.bookmarkNames ??= indexBy(this.bookmarks, 'name', (r) => r));
   }
 }
 
@@ -118,41 +173,82 @@ function guidsCompatible(a: SnapshotRef, b: SnapshotRef): boolean {
 export function findSnapshotIndex(host: PreparedHostView, ref: SnapshotRef, mode: 'guid' | 'name'): number {
   const guid = knownGuid(ref);
   if (guid !== null) {
-    const byGuid = host.indexByGuid.get(guid);
-    if (byGuid !== undefined) return byGuid;
+    const byGuid = host.lastSnapshotIndex('guid', guid);
+    if (byGuid >= 0) return byGuid;
   }
   if (mode === 'guid') return -1;
-  const byName = host.indexByName.get(ref.name);
-  return byName !== undefined && guidsCompatible(host.ordered[byName]!, ref) ? byName : -1;
+  const byName = host.lastSnapshotIndex('name', ref.name);
+  return byName >= 0 && guidsCompatible(host.ordered[byName]!, ref) ? byName : -1;
 }
 
 /** The bookmark on `host` that keeps `ref`, if any (same rules as findSnapshotIndex). */
 export function findBookmark(host: PreparedHostView, ref: SnapshotRef, mode: 'guid' | 'name'): SnapshotRef | undefined {
   const guid = knownGuid(ref);
   if (guid !== null) {
-    const byGuid = host.bookmarkByGuid.get(guid);
+    const byGuid = host.lastBookmark('guid', guid);
     if (byGuid) return byGuid;
   }
   if (mode === 'guid') return undefined;
-  const byName = host.bookmarkByName.get(ref.name);
+  const byName = host.lastBookmark('name', ref.name);
   return byName && guidsCompatible(byName, ref) ? byName : undefined;
+}
+
+/** What one pass over the target, looked up on the source, tells about a pair of hosts. */
+interface PairMatch {
+  /** Short names present on both hosts whose guids differ (target order). */
+  nameCollisions: string[];
+  /**
+   * onTarget[i] = 1 when source.ordered[i] is on the target (as findSnapshotIndex(target, ·,
+   * mode) would say), read off the same pass; null when that pass cannot tell exactly.
+   */
+  sourceOnTarget: Uint8Array | null;
+}
+
+/**
+ * Looks every target snapshot up on the source once. Besides the name collisions this yields,
+ * in guid mode, which source snapshots the target has: with every guid known and the source's
+ * guids distinct (its index has one key per snapshot), "s is on the target" is exactly "some
+ * target snapshot's guid leads to s". That spares the verdict an index of the target.
+ */
+function matchPair(source: PreparedHostView, target: PreparedHostView, mode: 'guid' | 'name'): PairMatch {
+  const nameCollisions: string[] = [];
+  const n = source.ordered.length;
+  let byGuid: RefIndex | undefined; // the source's guid index, built only if needed
+  let distinct = false;
+  let onTarget: Uint8Array | null = null;
+  // Two hosts of a group mostly hold the same snapshots in the same order, so the next target
+  // snapshot is usually the source snapshot after the previous match: checking that one first
+  // replaces most hash lookups with one comparison. Only exact when the source's guids are
+  // distinct (then it is the only snapshot with that guid); otherwise the index decides.
+  let next = 0;
+  for (const t of target.ordered) {
+    const guid = knownGuid(t);
+    if (guid === null) continue; // without a guid, a name cannot be told apart
+    if (byGuid === undefined) {
+      byGuid = source.snapshotGuidIndex();
+      distinct = byGuid.size === n;
+      if (mode === 'guid' && distinct) onTarget = new Uint8Array(n);
+    }
+    const same = distinct && next < n && knownGuid(source.ordered[next]!) === guid ? next : byGuid.get(guid);
+    if (same >= 0) {
+      next = same + 1;
+      if (onTarget) onTarget[same] = 1;
+      // Fast path: the same snapshot under the same name (the usual case) needs no name lookup.
+      if (source.ordered[same]!.name === t.name) continue;
+    }
+    const i = source.lastSnapshotIndex('name', t.name);
+    if (i < 0) continue;
+    const other = knownGuid(source.ordered[i]!);
+    if (other !== null && other !== guid) nameCollisions.push(t.name);
+  }
+  // In guid mode a target without any guid has no snapshots, so it has none of the source's.
+  if (byGuid === undefined && mode === 'guid') onTarget = new Uint8Array(n);
+  return { nameCollisions, sourceOnTarget: onTarget };
 }
 
 /** Short names present on both hosts whose guids differ: unrelated snapshots sharing a name. */
 export function findNameCollisions(source: PreparedHostView, target: PreparedHostView): string[] {
-  const collisions: string[] = [];
-  for (const t of target.ordered) {
-    const guid = knownGuid(t);
-    if (guid === null) continue; // without a guid, a name cannot be told apart
-    // Fast path: the same snapshot under the same name (the usual case) needs no name index.
-    const same = source.indexByGuid.get(guid);
-    if (same !== undefined && source.ordered[same]!.name === t.name) continue;
-    const i = source.indexByName.get(t.name);
-    if (i === undefined) continue;
-    const other = knownGuid(source.ordered[i]!);
-    if (other !== null && other !== guid) collisions.push(t.name);
-  }
-  return collisions;
+  return matchPair(source, target, matchModeFor(source, target)).nameCollisions;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -205,9 +301,9 @@ export function findCommonBase(source: PreparedHostView, target: PreparedHostVie
 
 /** Index of S's newest eligible snapshot at or after `from`, or -1. */
 export function newestEligibleFrom(host: PreparedHostView, from: number): number {
-  if (host.eligibleFrom[Math.max(0, from)] === 0) return -1;
-  for (let i = host.ordered.length - 1; i >= from; i--) {
-    if (host.eligible[i]) return i;
+  // From the newest end down: judges eligibility only as far as it has to look.
+  for (let i = host.ordered.length - 1; i >= Math.max(0, from); i--) {
+    if (host.isEligibleAt(i)) return i;
   }
   return -1;
 }
@@ -219,13 +315,13 @@ export function newestEligibleFrom(host: PreparedHostView, from: number): number
  */
 export function chainExtension(source: PreparedHostView, target: PreparedHostView): { ahead: number } | null {
   const newest = target.ordered[target.ordered.length - 1];
-  if (!newest) return { ahead: source.eligibleFrom[0]! };
+  if (!newest) return { ahead: source.eligibleCountFrom(0) };
   const mode = matchModeFor(source, target);
   const si = findSnapshotIndex(source, newest, mode);
-  if (si >= 0) return { ahead: source.eligibleFrom[si + 1]! };
+  if (si >= 0) return { ahead: source.eligibleCountFrom(si + 1) };
   const bookmark = findBookmark(source, newest, mode);
   if (!bookmark) return null;
-  return { ahead: source.eligibleFrom[firstIndexNewerThan(source.ordered, bookmark, source.byTxg)]! };
+  return { ahead: source.eligibleCountFrom(firstIndexNewerThan(source.ordered, bookmark, source.byTxg)) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -233,6 +329,13 @@ export function chainExtension(source: PreparedHostView, target: PreparedHostVie
 
 function truncated(names: readonly string[], count = names.length): TruncatedNames {
   return { items: names.slice(0, VERDICT_LIST_LIMIT), count };
+}
+
+/** The names of refs[from..], truncated: without first listing all 10,000 of them. */
+function truncatedNamesFrom(refs: readonly SnapshotRef[], from: number): TruncatedNames {
+  const items: string[] = [];
+  for (let i = from; i < refs.length && items.length < VERDICT_LIST_LIMIT; i++) items.push(refs[i]!.name);
+  return { items, count: Math.max(0, refs.length - from) };
 }
 
 function plural(n: number, word: string): string {
@@ -251,9 +354,9 @@ export function formatDuration(seconds: number): string {
   return `${s}s`;
 }
 
-function listNames(names: readonly string[], prefix = '@', max = 3): string {
+function listNames(names: readonly string[], prefix = '@', max = 3, count = names.length): string {
   const shown = names.slice(0, max).map((n) => `${prefix}${n}`).join(', ');
-  return names.length > max ? `${shown}, …` : shown;
+  return count > max ? `${shown}, …` : shown;
 }
 
 /** A renamed base is the same snapshot under another name on the target: worth saying. */
@@ -283,9 +386,8 @@ function qualifiers(matchedBy: 'guid' | 'name', collisions: readonly string[]): 
  */
 export function verdictForPrepared(source: PreparedHostView, target: PreparedHostView, maxLagSeconds: number): LinkVerdict {
   const matchedBy = matchModeFor(source, target);
-  const nameCollisions = findNameCollisions(source, target);
+  const { nameCollisions, sourceOnTarget } = matchPair(source, target, matchedBy);
   const tail = qualifiers(matchedBy, nameCollisions);
-  const allSource = (): string[] => source.ordered.map((s) => s.name);
   const make = (verdict: LinkVerdictKind, rest: Omit<LinkVerdict, 'verdict' | 'matchedBy' | 'nameCollisions'>): LinkVerdict => ({
     verdict,
     matchedBy,
@@ -303,7 +405,7 @@ export function verdictForPrepared(source: PreparedHostView, target: PreparedHos
       base: null,
       end,
       snapshotCount: end ? 1 : 0,
-      sourceOnly: truncated(allSource()),
+      sourceOnly: truncatedNamesFrom(source.ordered, 0),
       targetOnly: truncated([]),
       lagSeconds: null,
       explanation: end
@@ -319,8 +421,8 @@ export function verdictForPrepared(source: PreparedHostView, target: PreparedHos
       base: null,
       end: endIndex >= 0 ? source.ordered[endIndex]! : null,
       snapshotCount: endIndex >= 0 ? 1 : 0,
-      sourceOnly: truncated(allSource()),
-      targetOnly: truncated(target.ordered.map((t) => t.name)),
+      sourceOnly: truncatedNamesFrom(source.ordered, 0),
+      targetOnly: truncatedNamesFrom(target.ordered, 0),
       lagSeconds: null,
       explanation:
         target.ordered.length === 0
@@ -334,24 +436,24 @@ export function verdictForPrepared(source: PreparedHostView, target: PreparedHos
   let sourceOnlyCount = 0;
   for (let i = common.sourceAfter; i < source.ordered.length; i++) {
     const s = source.ordered[i]!;
-    if (findSnapshotIndex(target, s, matchedBy) >= 0) continue;
+    if (sourceOnTarget ? sourceOnTarget[i] === 1 : findSnapshotIndex(target, s, matchedBy) >= 0) continue;
     sourceOnlyCount++;
     if (sourceOnlyNames.length < VERDICT_LIST_LIMIT) sourceOnlyNames.push(s.name);
   }
   const sourceOnly = truncated(sourceOnlyNames, sourceOnlyCount);
   // T's snapshots newer than the base: none is on S, or it would have been the base.
-  const targetNewer = target.ordered.slice(common.targetIndex + 1).map((t) => t.name);
+  const targetOnly = truncatedNamesFrom(target.ordered, common.targetIndex + 1);
   const endIndex = newestEligibleFrom(source, common.sourceAfter);
   const end = endIndex >= 0 ? source.ordered[endIndex]! : null;
   const lagSeconds = end ? Math.max(0, end.creation - common.creationOnSource) : 0;
   // -I sends every snapshot in (base, end]; -i from a bookmark sends only the end.
   const snapshotCount = !end ? 0 : base.kind === 'bookmark' ? 1 : endIndex - common.sourceIndex;
-  const shared = { base, end, snapshotCount, sourceOnly, targetOnly: truncated(targetNewer), lagSeconds };
+  const shared = { base, end, snapshotCount, sourceOnly, targetOnly, lagSeconds };
 
-  if (targetNewer.length > 0) {
+  if (targetOnly.count > 0) {
     return make('diverged', {
       ...shared,
-      explanation: `diverged: the target has ${plural(targetNewer.length, 'snapshot')} newer than the common base ${describeBase(base)} that the source lacks (${listNames(targetNewer)})`,
+      explanation: `diverged: the target has ${plural(targetOnly.count, 'snapshot')} newer than the common base ${describeBase(base)} that the source lacks (${listNames(targetOnly.items, '@', 3, targetOnly.count)})`,
     });
   }
   if (!end) {

@@ -8,7 +8,15 @@
  */
 import { datasetSelected, eligibilityRules, type EligibilityRules } from './eligibility.js';
 import { isPlausibleResumeToken } from './commands.js';
-import { chainExtension, prepareHostView, verdictForPrepared, type PreparedHostView } from './link-verdict.js';
+import {
+  chainExtension,
+  findCommonBase,
+  matchModeFor,
+  newestEligibleFrom,
+  prepareHostView,
+  verdictForPrepared,
+  type PreparedHostView,
+} from './link-verdict.js';
 import type { HostDatasetView, LinkVerdict, MemberConnection, SyncGroupPolicy } from './types.js';
 
 export interface PlannedLink {
@@ -54,18 +62,23 @@ function pickMemberView(views: readonly HostDatasetView[], preferredPool: string
   return [...present].sort((a, b) => (a.pool < b.pool ? -1 : a.pool > b.pool ? 1 : 0))[0];
 }
 
+/** Each member's view of one dataset, prepared once and shared by every link that touches it. */
 function prepareMembers(
   views: readonly HostDatasetView[],
   memberIds: readonly string[],
   policy: SyncGroupPolicy,
   rules: EligibilityRules,
 ): Map<string, PreparedHostView> {
+  // One pass to group the views by host (rather than filtering all views once per member).
+  const bySystem = new Map<string, HostDatasetView[]>();
+  for (const v of views) {
+    const list = bySystem.get(v.systemId);
+    if (list) list.push(v);
+    else bySystem.set(v.systemId, [v]);
+  }
   const prepared = new Map<string, PreparedHostView>();
   for (const id of memberIds) {
-    const view = pickMemberView(
-      views.filter((v) => v.systemId === id),
-      policy.targetPools[id],
-    );
+    const view = pickMemberView(bySystem.get(id) ?? [], policy.targetPools[id]);
     if (view) prepared.set(id, prepareHostView(view, rules));
   }
   return prepared;
@@ -81,6 +94,17 @@ interface DatasetContext {
   dataset: string;
   rules: EligibilityRules;
   prepared: Map<string, PreparedHostView>;
+  /** chainExtension per (source, target): the mesh asks for the same pair more than once. */
+  extensions: Map<PreparedHostView, Map<PreparedHostView, { ahead: number } | null>>;
+}
+
+/** chainExtension(source, target), computed once per pair and dataset. */
+function extension(ctx: DatasetContext, source: PreparedHostView, target: PreparedHostView): { ahead: number } | null {
+  let bySource = ctx.extensions.get(source);
+  if (!bySource) ctx.extensions.set(source, (bySource = new Map()));
+  let result = bySource.get(target);
+  if (result === undefined) bySource.set(target, (result = chainExtension(source, target)));
+  return result;
 }
 
 /** The target's view, or a placeholder in targetPools[target] (else the source's pool). */
@@ -130,7 +154,7 @@ function bestSource(ctx: DatasetContext, holders: readonly string[], targetId: s
   for (const id of holders) {
     if (id === targetId) continue;
     const source = ctx.prepared.get(id)!;
-    const ahead = target ? chainExtension(source, target)?.ahead ?? 0 : source.eligibleFrom[0]!;
+    const ahead = target ? extension(ctx, source, target)?.ahead ?? 0 : source.eligibleCountFrom(0);
     // holders are sorted by systemId, so keeping the first of equals is the tie-break.
     if (ahead > 0 && (!best || ahead > best.ahead)) best = { source, ahead };
   }
@@ -142,7 +166,12 @@ function bestSource(ctx: DatasetContext, holders: readonly string[], targetId: s
  * nothing with X (no common base), while X has eligible snapshots Y needs.
  */
 function conflictVerdict(ctx: DatasetContext, x: PreparedHostView, y: PreparedHostView): LinkVerdict | null {
-  if (chainExtension(x, y) !== null) return null; // Y's newest is on X: Y is simply behind or equal
+  if (extension(ctx, x, y) !== null) return null; // Y's newest is on X: Y is simply behind or equal
+  // Only a verdict with an end can be a conflict, and its end is X's newest eligible snapshot past
+  // the common base (past nothing without one). Checking that first spares the full verdict (a
+  // pass over all of Y) in the usual case of a Y that is simply ahead of X.
+  const common = findCommonBase(x, y, matchModeFor(x, y));
+  if (newestEligibleFrom(x, common ? common.sourceAfter : 0) < 0) return null;
   const v = verdictForPrepared(x, y, ctx.policy.maxLagSeconds);
   return (v.verdict === 'diverged' || v.verdict === 'no_common_base') && v.end !== null ? v : null;
 }
@@ -199,7 +228,7 @@ export function planGroupLinks({ policy, members, datasetViews, now }: PlanGroup
   for (const dataset of datasets) {
     if (!datasetSelected(dataset, policy.datasets)) continue;
     const prepared = prepareMembers(datasetViews.get(dataset)!, memberIds, policy, rules);
-    const ctx: DatasetContext = { policy, dataset, rules, prepared };
+    const ctx: DatasetContext = { policy, dataset, rules, prepared, extensions: new Map() };
     links.push(...(policy.directional ? hubLinks(ctx, memberIds) : meshLinks(ctx, memberIds)));
   }
   return links;
