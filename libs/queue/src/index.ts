@@ -2,3 +2,4 @@ export * from './connection.js';
 export * from './producer.js';
 export * from './define-worker.js';
 export * from './metrics.js';
+export * from './keys.js';

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { appliedGenerationKey, reportRegistryKey } from '@zfs-sync/queue';
 
 /**
  * What the API remembers of a report before the worker has applied it, in Redis (no PostgreSQL
@@ -23,11 +24,7 @@ export class ReportRegistry {
   ) {}
 
   private key(systemId: string, reportId: string): string {
-    return `${this.prefix}:report:${systemId}:${reportId}`;
-  }
-
-  static generationKey(prefix: string, systemId: string): string {
-    return `${prefix}:generation:${systemId}`;
+    return reportRegistryKey(this.prefix, systemId, reportId);
   }
 
   /**
@@ -62,14 +59,14 @@ export class ReportRegistry {
     await this.redis.hdel(this.key(systemId, reportId), `chunk:${chunkIndex}`).catch(() => {});
   }
 
-  async get(systemId: string, reportId: string): Promise<{ meta: ReportMeta; chunks: number } | null> {
+  async get(systemId: string, reportId: string): Promise<{ meta: ReportMeta; chunks: number; applyingSince: string | null } | null> {
     const all = await this.redis.hgetall(this.key(systemId, reportId));
     if (!all.meta) return null;
-    return { meta: JSON.parse(all.meta) as ReportMeta, chunks: Object.keys(all).filter((k) => k.startsWith('chunk:')).length };
+    return { meta: JSON.parse(all.meta) as ReportMeta, chunks: Object.keys(all).filter((k) => k.startsWith('chunk:')).length, applyingSince: all.applying_since ?? null };
   }
 
   async appliedGeneration(systemId: string): Promise<number | null> {
-    const v = await this.redis.get(ReportRegistry.generationKey(this.prefix, systemId));
+    const v = await this.redis.get(appliedGenerationKey(this.prefix, systemId));
     return v === null ? null : Number(v);
   }
 }

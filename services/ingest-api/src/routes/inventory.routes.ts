@@ -246,7 +246,9 @@ export function inventoryRoutes(deps: ApiDeps): Router {
       report_id: reportId,
       system_id: sid,
       mode: pending.meta.mode,
-      status: 'queued',
+      // A worker is inside the apply once every chunk is there (or a chunk is being stored).
+      status: pending.applyingSince ? 'applying' : 'queued',
+      ...(pending.applyingSince ? { applying_since: pending.applyingSince } : {}),
       generation: pending.meta.generation,
       received_at: pending.meta.received_at,
       applied_at: null,

@@ -1,10 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { ReportRejectedError, applyReport, markReportFailed } from '@zfs-sync/db';
-import { defineWorker } from '@zfs-sync/queue';
+import { appliedGenerationKey, defineWorker, reportRegistryKey } from '@zfs-sync/queue';
 import type { ProcessorDefinition } from '../../processor.js';
-
-/** Same key the API reads (services/ingest-api/src/inventory/report-registry.ts). */
-const generationKey = (prefix: string, systemId: string) => `${prefix}:generation:${systemId}`;
 
 /**
  * Reconcile: apply one inventory report (chunk) to PostgreSQL in one transaction, then produce a
@@ -24,6 +21,12 @@ export const reconcileProcessor: ProcessorDefinition = {
       // A 300k-row report can take a while; the lock must outlive it or it is run twice at once.
       workerOptions: { lockDuration: deps.config.jobLockMs, stalledInterval: Math.max(1000, Math.floor(deps.config.jobLockMs / 2)) },
       handler: async (payload, { job, logger }) => {
+        // Visible to GET /reports as `applying` (a status hint, not state). A chunk of a larger
+        // report may only be stored, so only single-chunk reports say so before they apply.
+        if (payload.chunk_count === 1) {
+          const key = reportRegistryKey(deps.config.queuePrefix, payload.system_id, payload.report_id);
+          await deps.redis.multi().hset(key, 'applying_since', new Date().toISOString()).expire(key, 7 * 24 * 3600).exec().catch(() => {});
+        }
         let outcome;
         try {
           outcome = await applyReport(deps.pool, payload);
@@ -36,7 +39,7 @@ export const reconcileProcessor: ProcessorDefinition = {
         if (outcome.status === 'applied') {
           await deps.producer.enqueueBulk('recomputeLinks', outcome.recompute);
           if (payload.generation !== null) {
-            await deps.redis.set(generationKey(deps.config.queuePrefix, payload.system_id), String(payload.generation)).catch(() => {});
+            await deps.redis.set(appliedGenerationKey(deps.config.queuePrefix, payload.system_id), String(payload.generation)).catch(() => {});
           }
           logger.info({ system_id: payload.system_id, report_id: payload.report_id, counts: outcome.counts, recompute: outcome.recompute.length, replayed: outcome.replayed }, 'report applied');
         } else {
