@@ -29,3 +29,19 @@ export function workerConnection(url: string): RedisOptions {
 export function producerConnection(url: string): RedisOptions {
   return { ...redisOptionsFromUrl(url), enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 };
 }
+
+/**
+ * Resolve once the client is connected, or after `ms` either way: a process starts even when
+ * Redis is down (readiness says so), but with Redis up its first commands are not refused
+ * because the connection was still being made.
+ */
+export function whenConnected(client: { status: string; once: (event: 'ready', cb: () => void) => unknown }, ms = 3000): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    client.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import type { Config } from '@zfs-sync/config';
 import { InstructionsRepository, SyncGroupsRepository, SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
-import { Producer, producerConnection } from '@zfs-sync/queue';
+import { Producer, producerConnection, whenConnected } from '@zfs-sync/queue';
 import { resolveAdminTokenHash } from './auth/admin-token.js';
 import type { ApiDeps } from './deps.js';
 
@@ -14,13 +14,7 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
   redis.on('error', () => {}); // readiness reports it; an outage must not crash the API
   // Give Redis a moment to connect so the first readiness probe is truthful; start anyway if it
   // is down (readiness will say so, and enqueueing answers 503 until it returns).
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, 3000);
-    redis.once('ready', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+  await whenConnected(redis);
   const producer = new Producer(config.redisUrl, config.queuePrefix, 2000);
   const systems = new SystemsRepository(orm.em, pool);
   const admin = await resolveAdminTokenHash(pool, config.adminToken);

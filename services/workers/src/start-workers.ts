@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import type { Config } from '@zfs-sync/config';
 import { SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
-import { Producer, producerConnection } from '@zfs-sync/queue';
+import { Producer, producerConnection, whenConnected } from '@zfs-sync/queue';
 import { withTimeout } from '@zfs-sync/runtime';
 import type { ProcessorDefinition, WorkerDeps } from './processor.js';
 import { selectProcessors } from './registry.js';
@@ -28,6 +28,7 @@ export async function startWorkers(config: Readonly<Config>, logger: Logger): Pr
   const producer = new Producer(config.redisUrl, config.queuePrefix);
   const redis = new Redis({ ...producerConnection(config.redisUrl) });
   redis.on('error', () => {});
+  await whenConnected(redis);
   const deps: WorkerDeps = { config, logger, pool, systems: new SystemsRepository(orm.em, pool), producer, redis };
 
   const started: Array<Awaited<ReturnType<ProcessorDefinition["start"]>>> = [];

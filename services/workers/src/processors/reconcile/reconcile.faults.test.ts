@@ -28,7 +28,7 @@ test.serial('a reconcile worker killed mid-apply loses nothing: the transaction 
     const dbName = env.db.name;
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const { rows } = await pgQuery(env.db.url, `select count(*)::int as n from pg_stat_activity where datname = $1 and state = 'active' and query ~* 'stage_snapshots|insert into snapshots|copy '`, [dbName]);
+      const { rows } = await pgQuery(env.db.url, `select count(*)::int as n from pg_stat_activity where datname = $1 and state = 'active' and pid <> pg_backend_pid() and query ~* 'stage_snapshots|insert into snapshots|copy '`, [dbName]);
       if (rows[0].n > 0) break;
       if (Date.now() > deadline) throw new Error('the worker never started applying');
       await new Promise((r) => setTimeout(r, 10));
