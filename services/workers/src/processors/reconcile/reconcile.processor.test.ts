@@ -1,10 +1,12 @@
 import test from 'ava';
 import { pgQuery } from '@zfs-sync/testkit';
+import { appliedGenerationKey } from '@zfs-sync/queue';
 import {
   inventory,
   registerSystem,
   syntheticSnapshots,
   waitForReport,
+  eventually,
   type TestApi,
   type TestEnvironment,
 } from '@zfs-sync/ingest-api/testing';
@@ -189,6 +191,10 @@ test('an older generation is superseded and changes nothing', async (t) => {
   const sys = await registerSystem(api);
   await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('gen-10', 10, [{ pool: 'tank', dataset: 'd', snapshots: syntheticSnapshots(2, { seed: 9 }) }]) });
   await waitForReport(api, sys.api_key, 'gen-10');
+  // The worker caches the applied generation for the API just after its commit: wait for it, so
+  // the API (not only the worker) answers `superseded`.
+  const cached = await eventually(() => workers.deps.redis.get(appliedGenerationKey(env.config().queuePrefix, sys.id)), (v) => v === '10');
+  t.is(cached, '10');
   const before = await rows(sys.id);
   const old = await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('gen-5', 5, [{ pool: 'tank', dataset: 'd', snapshots: [] }]) });
   t.is(old.status, 202);
