@@ -4,12 +4,13 @@ import { pgQuery, testServices } from './services.js';
 
 /**
  * A fresh database for one test file, cloned from a migrated template. The template's name
- * carries a hash of the migration list, so a new migration makes a new template; building it is
+ * carries a hash of the migrations (names and code), so a new or changed migration makes a new template; building it is
  * serialised with an advisory lock because test files run in parallel processes.
  */
 async function ensureTemplate(serverUrl: string): Promise<string> {
   const { withDatabase, maintenanceUrl } = describeDatabaseUrl(serverUrl);
-  const digest = createHash('sha256').update(MIGRATIONS.map((m) => m.name).join('\n')).digest('hex').slice(0, 12);
+  // Names and source text: an edited migration (or a branch with other migrations) gets its own template.
+  const digest = createHash('sha256').update(MIGRATIONS.map((m) => `${m.name}\n${m.class.toString()}`).join('\n')).digest('hex').slice(0, 12);
   const name = `zfs_sync_test_tpl_${digest}`;
   const pg = await import('pg');
   const lock = new pg.default.Client({ connectionString: maintenanceUrl });
