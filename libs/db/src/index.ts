@@ -14,5 +14,7 @@ export * from './repositories/sync-groups.repository.js';
 export * from './sync/dataset-views.js';
 export * from './sync/link-engine.js';
 export * from './sync/instructions.repository.js';
-export * from './sync/remedies.repository.js';
 export * from './transaction.js';
+export * from './sync/conflicts.repository.js';
+export * from './sync/links.repository.js';
+export * from './inventory/legacy-prune.js';
