@@ -13,9 +13,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -26,6 +26,7 @@ import { BenchHttp, mapLimit, type HttpResult } from './ingest/http.js';
 import { Sampler, freePort, round, startService, type Service } from './ingest/processes.js';
 import { profilesIn, summarizeProfile, type ProfileSummary } from './ingest/profile.js';
 import { fmtInt, fmtNum, summary, table } from './ingest/stats.js';
+import { writeResult } from './lib/result.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET_NEW = 40_000;
@@ -278,7 +279,7 @@ async function runRound(args: BenchArgs, workerConcurrency: number, logDir: stri
   const roundLogDir = join(logDir, `c${workerConcurrency}`);
   mkdirSync(roundLogDir, { recursive: true });
   const prof = (name: string) => (args.profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(roundLogDir, `prof-${name}`)}`] } : {});
-  const api = startService('api', 'services/ingest-api/src/main.ts', { ...common, PORT: String(port), ZFS_SYNC_HOST: '127.0.0.1' }, { cwd: ROOT, logDir: roundLogDir, ...prof('api') });
+  const api = startService('api', 'services/ingest-api/src/main.ts', { ...common, PORT: String(port), ZFS_SYNC_HOST: '127.0.0.1', ZFS_SYNC_API_PROCESSES: String(args.apiProcesses) }, { cwd: ROOT, logDir: roundLogDir, ...prof('api') });
   const undoApi = onCleanup('stop api', () => api.stop());
   const worker = startService('worker', 'services/workers/src/main.ts', { ...common, ZFS_SYNC_OPS_PORT: '0', WORKER_PROCESSORS: 'reconcile,recompute-links' }, { cwd: ROOT, logDir: roundLogDir, ...prof('worker') });
   const undoWorker = onCleanup('stop worker', () => worker.stop());
@@ -372,7 +373,7 @@ async function runRound(args: BenchArgs, workerConcurrency: number, logDir: stri
   if (batchCount > 0) {
     const chunks = batchSystems.map((s, i) => batchChunks(5000 + i, s.id, args.batchRowsPerSystem, args.datasets, args.batchChunk).map((c) => Buffer.from(c)));
     const total = chunks.reduce((a, c) => a + c.length, 0);
-    log(`phase batch: ${batchCount} systems × ${fmtInt(args.batchRowsPerSystem)} rows in sequential requests of ${args.batchChunk} (${total} requests), systems in parallel`);
+    log(`phase batch: ${batchCount} systems × ${fmtInt(args.batchRowsPerSystem)} rows in sequential requests of ${args.batchChunk} (${total} requests), ${args.batchConcurrency} systems at once`);
     phases.push(
       await runPhase(ctx, {
         name: 'batch',
@@ -380,14 +381,14 @@ async function runRound(args: BenchArgs, workerConcurrency: number, logDir: stri
         systems: batchSystems,
         expectedReports: total,
         post: async (sent) => {
-          await Promise.all(
-            batchSystems.map(async (s, i) => {
-              for (const body of chunks[i]!) {
-                const r = await http.request('POST', '/snapshots/batch', { headers: { 'x-api-key': s.key }, body });
-                sent(r, null, s.id);
-              }
-            }),
-          );
+          // Each system posts its chunks one after another (as the original client does);
+          // `--batch-concurrency` systems at once.
+          await mapLimit(batchSystems, args.batchConcurrency, async (s, i) => {
+            for (const body of chunks[i]!) {
+              const r = await http.request('POST', '/snapshots/batch', { headers: { 'x-api-key': s.key }, body });
+              sent(r, null, s.id);
+            }
+          });
         },
       }),
     );
@@ -546,16 +547,13 @@ async function main() {
       inventory_rows: args.systems * args.datasets * args.snapshotsPerDataset,
       client_concurrency: args.clientConcurrency,
       worker_concurrency: args.concurrency,
-      batch: args.skipBatch ? null : { systems: args.batchSystems, rows_per_system: args.batchRowsPerSystem, chunk: args.batchChunk },
+      batch: args.skipBatch ? null : { systems: args.batchSystems, rows_per_system: args.batchRowsPerSystem, chunk: args.batchChunk, in_flight: args.batchConcurrency },
+      api_processes: args.apiProcesses,
     },
     targets: { new_rows_per_second: TARGET_NEW, unchanged_rows_per_second: TARGET_UNCHANGED, full_size: fullSize, new: verdict(newRate, TARGET_NEW), unchanged: verdict(unchangedRate, TARGET_UNCHANGED), worker_concurrency: best.worker_concurrency },
     rounds,
   };
-  if (args.write) {
-    const file = join(ROOT, 'bench', 'results', `ingest-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-    process.stdout.write(`results: ${relative(process.cwd(), file)}\n`);
-  }
+  if (args.write) process.stdout.write(`results: ${writeResult('ingest', result)}\n`);
 }
 
 try {

@@ -14,7 +14,7 @@
  * prefix of its own, removed at the end. Prints a table and writes bench/results/plan-<ISO>.json.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ import { createTestDatabase, dropQueuePrefix, testQueuePrefix, testServices } fr
 import { BenchHttp } from './ingest/http.js';
 import { freePort, startService, type Service } from './ingest/processes.js';
 import { fmtNum, summary, table } from './ingest/stats.js';
+import { writeResult } from './lib/result.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ADMIN = `zs_admin_bench-${process.pid}`;
@@ -56,6 +57,7 @@ async function cleanup() {
 process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
 async function main() {
+  const loadAtStart = os.loadavg().map((l) => Math.round(l * 100) / 100);
   const { redisUrl } = await testServices();
   const db = await createTestDatabase();
   cleanups.push(() => db.drop());
@@ -245,10 +247,7 @@ async function main() {
       ],
     )}\n\n${stored.toLocaleString('en-US')} snapshot rows stored; ${backgroundReports} background reports applied during the rounds.\n`,
   );
-  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-  const file = join(ROOT, 'bench', 'results', `plan-${results.at.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  process.stdout.write(`results: ${file}\n`);
+  process.stdout.write(`results: ${writeResult('plan', { ...results, load_average_at_start: loadAtStart })}\n`);
 }
 
 try {

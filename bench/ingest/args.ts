@@ -11,6 +11,10 @@ export interface BenchArgs {
   batchSystems: number;
   batchRowsPerSystem: number;
   batchChunk: number;
+  /** Batch systems posting at once (each posts its chunks one after another). */
+  batchConcurrency: number;
+  /** API processes behind the port (ZFS_SYNC_API_PROCESSES). */
+  apiProcesses: number;
   skipBatch: boolean;
   skipUnchanged: boolean;
   timeoutS: number;
@@ -33,9 +37,11 @@ const HELP = `npm run bench:ingest -- [flags]
   --concurrency N[,N...]       ZFS_SYNC_WORKER_CONCURRENCY; a list runs one round each
                                (also env BENCH_CONCURRENCY)                 (default ${DEFAULT_WORKER_CONCURRENCY})
   --client-concurrency N       inventory POSTs in flight                    (default 16)
-  --batch-systems N            systems of the /snapshots/batch variant      (default 20)
-  --batch-rows N               snapshots per system in the batch variant    (default 10000)
+  --batch-systems N            systems of the /snapshots/batch variant      (default 10)
+  --batch-rows N               snapshots per system in the batch variant    (default 5000)
   --batch-chunk N              items per batch request, sent sequentially   (default 1000)
+  --batch-concurrency N        batch systems posting at once                (default 4)
+  --api-processes N            ZFS_SYNC_API_PROCESSES of the API            (default 1)
   --skip-batch                 skip the /snapshots/batch variant
   --skip-unchanged             skip the unchanged re-report phase
   --timeout-s N                give up waiting for reports after N seconds (default 1800)
@@ -59,9 +65,11 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     snapshotsPerDataset: 1000,
     concurrency: envConcurrency ? envConcurrency.split(',').map((s) => positiveInt('BENCH_CONCURRENCY', s.trim())) : [DEFAULT_WORKER_CONCURRENCY],
     clientConcurrency: 16,
-    batchSystems: 20,
-    batchRowsPerSystem: 10_000,
+    batchSystems: 10,
+    batchRowsPerSystem: 5_000,
     batchChunk: 1000,
+    batchConcurrency: 4,
+    apiProcesses: Number(env.ZFS_SYNC_API_PROCESSES ?? 1) || 1,
     skipBatch: false,
     skipUnchanged: false,
     timeoutS: 1800,
@@ -86,6 +94,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
       case '--client-concurrency': a.clientConcurrency = positiveInt(flag, next()); break;
       case '--batch-systems': a.batchSystems = positiveInt(flag, next()); break;
       case '--batch-rows': a.batchRowsPerSystem = positiveInt(flag, next()); break;
+      case '--batch-concurrency': a.batchConcurrency = positiveInt(flag, next()); break;
+      case '--api-processes': a.apiProcesses = positiveInt(flag, next()); break;
       case '--batch-chunk': a.batchChunk = positiveInt(flag, next()); break;
       case '--skip-batch': a.skipBatch = true; break;
       case '--skip-unchanged': a.skipUnchanged = true; break;

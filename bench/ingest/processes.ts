@@ -70,6 +70,42 @@ export function startService(name: string, entry: string, env: Record<string, st
 
 // ---------------------------------------------------------------- /proc sampling
 
+/** Parent → children, from /proc (the API's cluster workers are children of its primary). */
+export function childrenOf(): Map<number, number[]> {
+  const kids = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = kids.get(ppid) ?? [];
+      list.push(Number(name));
+      kids.set(ppid, list);
+    } catch {
+      /* gone */
+    }
+  }
+  return kids;
+}
+
+/** A process and all its descendants. */
+export function treeOf(pid: number, kids = childrenOf()): number[] {
+  const out: number[] = [];
+  const stack = [pid];
+  while (stack.length) {
+    const p = stack.pop()!;
+    out.push(p);
+    stack.push(...(kids.get(p) ?? []));
+  }
+  return out;
+}
+
+/** RSS of a process tree, MiB (now, not the peak). */
+export function treeRssMiB(pid: number, kids = childrenOf()): number {
+  const kib = treeOf(pid, kids).reduce((a, p) => a + (readMem(p)?.rssKiB ?? 0), 0);
+  return Math.round((kib / 1024) * 10) / 10;
+}
+
 const CLK_TCK = 100; // USER_HZ on Linux
 
 export interface MemSample {
@@ -149,7 +185,7 @@ export class Sampler {
   private classify(pid: number): string {
     let g = this.groupOfPid.get(pid);
     if (g) return g;
-    const named = Object.entries(this.services).find(([, p]) => p === pid);
+    const named = Object.entries(this.services).find(([, p]) => p === pid || this.tree.get(p)?.includes(pid));
     if (named) g = named[0];
     else if (pid === process.pid) g = 'bench client';
     else {
@@ -170,6 +206,7 @@ export class Sampler {
   }
 
   private sampleCpu(): void {
+    this.refreshTrees();
     for (const name of readdirSync('/proc')) {
       if (!/^\d+$/.test(name)) continue;
       const pid = Number(name);
@@ -185,16 +222,30 @@ export class Sampler {
   }
 
   private started = false;
+  /** Each service's process tree (refreshed with the CPU samples). */
+  private tree = new Map<number, number[]>();
+
+  private refreshTrees(): void {
+    const kids = childrenOf();
+    for (const pid of Object.values(this.services)) this.tree.set(pid, treeOf(pid, kids));
+  }
 
   private sampleMem(): void {
     for (const pid of Object.values(this.services)) {
-      const m = readMem(pid);
-      if (m) this.peak.set(pid, Math.max(this.peak.get(pid) ?? 0, m.rssKiB, m.hwmKiB));
+      const pids = this.tree.get(pid) ?? [pid];
+      let kib = 0;
+      for (const p of pids) {
+        const m = readMem(p);
+        // One process: its kernel peak mark too; a tree: the sum of what each holds now.
+        if (m) kib += pids.length === 1 ? Math.max(m.rssKiB, m.hwmKiB) : m.rssKiB;
+      }
+      this.peak.set(pid, Math.max(this.peak.get(pid) ?? 0, kib));
     }
   }
 
   start(): void {
-    for (const pid of Object.values(this.services)) resetPeak(pid);
+    this.refreshTrees();
+    for (const pid of Object.values(this.services)) for (const p of this.tree.get(pid) ?? [pid]) resetPeak(p);
     this.startMachine = machineJiffies();
     this.startedAt = performance.now();
     this.sampleCpu();
