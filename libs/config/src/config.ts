@@ -25,6 +25,9 @@ export interface Config {
   inventoryBodyLimitBytes: number;
   shutdownTimeoutMs: number;
   workerConcurrency: number;
+  apiProcesses: number;
+  authCacheSeconds: number;
+  inflightBodyLimitBytes: number;
   jobLockMs: number;
   instructionLeaseSeconds: number;
   instructionOfferSeconds: number;

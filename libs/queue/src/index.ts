@@ -3,3 +3,4 @@ export * from './producer.js';
 export * from './define-worker.js';
 export * from './metrics.js';
 export * from './keys.js';
+export * from './heartbeats.js';

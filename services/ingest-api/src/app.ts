@@ -40,7 +40,7 @@ export function createApp(deps: ApiDeps): Express {
     authenticate({
       adminTokenHash: deps.adminTokenHash,
       enrollmentTokenHash: deps.config.enrollmentToken ? hashKey(deps.config.enrollmentToken) : null,
-      systems: deps.systems,
+      systems: deps.keyCache,
     }),
   );
   api.use(systemsRoutes(deps));

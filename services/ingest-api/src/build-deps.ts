@@ -4,6 +4,7 @@ import { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroup
 import type { Logger } from '@zfs-sync/logger';
 import { Producer, producerConnection, whenConnected } from '@zfs-sync/queue';
 import { resolveAdminTokenHash } from './auth/admin-token.js';
+import { KeyCache } from './auth/key-cache.js';
 import type { ApiDeps } from './deps.js';
 
 /** Connect everything the API needs. Also used by tests, so they run the real wiring. */
@@ -18,6 +19,8 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
   const producer = new Producer(config.redisUrl, config.queuePrefix, 2000);
   const systems = new SystemsRepository(orm.em, pool);
   const admin = await resolveAdminTokenHash(pool, config.adminToken);
+  const keyCache = new KeyCache(systems, config.authCacheSeconds * 1000, redis, config.queuePrefix, logger);
+  await keyCache.start();
   return {
     config,
     logger,
@@ -32,8 +35,10 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
     conflicts: new ConflictsRepository(pool),
     syncStates: new SyncStatesRepository(pool),
     adminTokenHash: admin.hash,
+    keyCache,
     generatedAdminToken: admin.generated,
     close: async () => {
+      await keyCache.close();
       await producer.close();
       redis.disconnect();
       await pool.end();

@@ -124,13 +124,13 @@ export class SystemsRepository {
   }
 
   /** The system a live key belongs to, or null. Looked up by SHA-256 only. */
-  async findByKeyHash(keyHash: string): Promise<{ systemId: string; keyId: string } | null> {
-    const { rows } = await this.pool.query<{ system_id: string; id: string }>(
-      `select system_id, id from api_keys where key_hash = $1 and (expires_at is null or expires_at > now())`,
+  async findByKeyHash(keyHash: string): Promise<{ systemId: string; keyId: string; expiresAt: Date | null } | null> {
+    const { rows } = await this.pool.query<{ system_id: string; id: string; expires_at: Date | null }>(
+      `select system_id, id, expires_at from api_keys where key_hash = $1 and (expires_at is null or expires_at > now())`,
       [keyHash],
     );
     const row = rows[0];
-    return row ? { systemId: row.system_id, keyId: row.id } : null;
+    return row ? { systemId: row.system_id, keyId: row.id, expiresAt: row.expires_at } : null;
   }
 
   /** Record key use at most once a minute per key, so authentication stays read-mostly. */
@@ -156,34 +156,56 @@ export class SystemsRepository {
     });
   }
 
-  /** Mark the system online now and merge reported metadata into extra_metadata. */
-  async heartbeat(systemId: string, metadataPatch: Record<string, unknown>): Promise<Date | null> {
+  /**
+   * Mark the system online and merge reported metadata into extra_metadata. `atMs` is the
+   * heartbeat's time on the Redis clock the heartbeat path uses (default: PostgreSQL's now).
+   */
+  async heartbeat(systemId: string, metadataPatch: Record<string, unknown>, atMs?: number): Promise<Date | null> {
     const { rows } = await this.pool.query<{ last_seen: Date }>(
       `update systems
-          set last_seen = now(), connectivity_status = 'online', updated_at = now(),
+          set last_seen = greatest(last_seen, coalesce(to_timestamp($3::float8 / 1000), now())), connectivity_status = 'online', updated_at = now(),
               extra_metadata = extra_metadata || $2::jsonb
         where id = $1
         returning last_seen`,
-      [systemId, JSON.stringify(metadataPatch)],
+      [systemId, JSON.stringify(metadataPatch), atMs ?? null],
     );
     return rows[0]?.last_seen ?? null;
+  }
+
+  /**
+   * Write heartbeats recorded in Redis to PostgreSQL: one set-based UPDATE; last_seen only moves
+   * forward. Returns the ids that matched no system (deleted since), so Redis can forget them.
+   */
+  async flushHeartbeats(entries: Array<{ systemId: string; at: number }>): Promise<{ updated: number; unknown: string[] }> {
+    if (entries.length === 0) return { updated: 0, unknown: [] };
+    const { rows } = await this.pool.query<{ id: string; written: boolean; known: boolean }>(
+      `with t as (select * from unnest($1::uuid[], $2::float8[]) as t(id, ms)),
+            up as (update systems s set last_seen = to_timestamp(t.ms / 1000)
+                     from t where s.id = t.id and (s.last_seen is null or s.last_seen < to_timestamp(t.ms / 1000))
+                   returning s.id)
+       select t.id::text as id, exists (select 1 from up where up.id = t.id) as written, exists (select 1 from systems s where s.id = t.id) as known from t`,
+      [entries.map((e) => e.systemId), entries.map((e) => e.at)],
+    );
+    return { updated: rows.filter((r) => r.written).length, unknown: rows.filter((r) => !r.known).map((r) => r.id) };
   }
 
   /**
    * One set-based UPDATE marks offline every system whose last heartbeat (or registration, if it
    * never sent one) is older than the timeout. Idempotent: replicas sweeping together are harmless.
    */
-  async expireHeartbeats(timeoutSeconds: number): Promise<Array<{ id: string; hostname: string; last_seen: Date | null; previous: ConnectivityStatus }>> {
+  async expireHeartbeats(timeoutSeconds: number, asOfMs?: number): Promise<Array<{ id: string; hostname: string; last_seen: Date | null; previous: ConnectivityStatus }>> {
+    // `asOfMs`: the moment the sweep read the heartbeats it flushed (Redis clock); judging
+    // silence against a later time could miss a heartbeat recorded after that read.
     const { rows } = await this.pool.query(
       `update systems s
           set connectivity_status = 'offline', updated_at = now()
          from (select id, connectivity_status as previous from systems
                 where connectivity_status <> 'offline'
-                  and coalesce(last_seen, created_at) < now() - make_interval(secs => $1)
+                  and coalesce(last_seen, created_at) < coalesce(to_timestamp($2::float8 / 1000), now()) - make_interval(secs => $1)
                 for update skip locked) stale
         where s.id = stale.id
         returning s.id, s.hostname, s.last_seen, stale.previous`,
-      [timeoutSeconds],
+      [timeoutSeconds, asOfMs ?? null],
     );
     return rows;
   }

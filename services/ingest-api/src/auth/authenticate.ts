@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { SystemsRepository } from '@zfs-sync/db';
 import { forbidden, unauthorized } from '../http/problem.js';
 import { hashKey, sameHash } from './credentials.js';
+import type { KeyLookup } from './key-cache.js';
 
 /** Who is calling. Host keys act only for their own system; the admin token for the fleet. */
 export type Principal = { kind: 'admin' } | { kind: 'enrollment' } | { kind: 'host'; systemId: string } | { kind: 'anonymous' };
@@ -20,7 +20,8 @@ export function presentedCredential(req: Request): string | null {
 export interface AuthOptions {
   adminTokenHash: string;
   enrollmentTokenHash: string | null;
-  systems: SystemsRepository;
+  /** The key → system lookup (the per-process cache in front of PostgreSQL). */
+  systems: KeyLookup;
 }
 
 /**

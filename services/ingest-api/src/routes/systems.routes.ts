@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import {
   heartbeatSchema,
@@ -9,7 +10,8 @@ import {
   type RotateKeyBody,
   type UpdateSystemBody,
 } from '@zfs-sync/contracts';
-import { DuplicateHostnameError, SystemInUseError, systemToJson } from '@zfs-sync/db';
+import { DuplicateHostnameError, SystemInUseError, systemToJson, type SystemJson } from '@zfs-sync/db';
+import { datasetHashesKey, forgetHeartbeats, lastSeenOf, recordHeartbeat, rememberHeartbeatMeta, type RecordedHeartbeat } from '@zfs-sync/queue';
 import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
 import { hashKey, newHostKey } from '../auth/credentials.js';
 import type { ApiDeps } from '../deps.js';
@@ -27,6 +29,31 @@ export function systemIdParam(req: Request, name = 'id'): string {
 
 export function systemsRoutes(deps: ApiDeps): Router {
   const r = Router();
+  const prefix = deps.config.queuePrefix;
+  const timeoutMs = deps.config.heartbeatTimeoutSeconds * 1000;
+
+  /**
+   * Heartbeats are recorded in Redis and reach PostgreSQL with the next sweep: reads take the
+   * newer of the two, so an answer is never older than the last heartbeat. Without Redis, what
+   * PostgreSQL holds.
+   */
+  const redisLastSeen = (ids: string[]) => lastSeenOf(deps.redis, prefix, ids).catch(() => new Map<string, number>());
+  const withLastSeen = async (systems: SystemJson[]): Promise<SystemJson[]> => {
+    const seen = await redisLastSeen(systems.map((s) => s.id));
+    return systems.map((s) => {
+      const ms = seen.get(s.id);
+      return ms !== undefined && (s.last_seen === null || ms > Date.parse(s.last_seen)) ? { ...s, last_seen: new Date(ms).toISOString() } : s;
+    });
+  };
+  const agesWithLastSeen = async (rows: Array<{ id: string; hostname: string; last_seen: Date | null; age_seconds: number | null }>) => {
+    const seen = await redisLastSeen(rows.map((s) => s.id));
+    const now = Date.now();
+    return rows.map((s) => {
+      const ms = seen.get(s.id);
+      if (ms === undefined || (s.last_seen !== null && ms <= s.last_seen.getTime())) return s;
+      return { ...s, last_seen: new Date(ms), age_seconds: Math.max(0, (now - ms) / 1000) };
+    });
+  };
   const body = jsonBody(deps.config.jsonBodyLimitBytes);
   const parseRegister = validBody<RegisterSystemBody>(registerSystemSchema);
   const parseUpdate = validBody<UpdateSystemBody>(updateSystemSchema);
@@ -68,14 +95,14 @@ export function systemsRoutes(deps: ApiDeps): Router {
 
   r.get('/systems', async (_req, res) => {
     requireAdmin(res);
-    res.json((await deps.systems.list()).map(systemToJson));
+    res.json(await withLastSeen((await deps.systems.list()).map(systemToJson)));
   });
 
   // Static health paths come before /systems/:id so "health" is never read as an id.
   for (const filter of ['all', 'online', 'offline'] as const) {
     r.get(`/systems/health/${filter}`, async (_req, res) => {
       requireAdmin(res);
-      const systems = (await deps.systems.heartbeatAges()).map(healthEntry).filter((s) => filter === 'all' || s.status === filter);
+      const systems = (await agesWithLastSeen(await deps.systems.heartbeatAges())).map(healthEntry).filter((s) => filter === 'all' || s.status === filter);
       res.json({ systems, count: systems.length });
     });
   }
@@ -85,7 +112,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     requireSystem(res, id);
     const system = await deps.systems.get(id);
     if (!system) throw notFound(`no system with id ${id}`);
-    res.json(systemToJson(system));
+    res.json((await withLastSeen([systemToJson(system)]))[0]);
   });
 
   r.put('/systems/:id', ...body, async (req, res) => {
@@ -108,6 +135,8 @@ export function systemsRoutes(deps: ApiDeps): Router {
     const groups = await groupIdsOf(deps, id);
     try {
       if (!(await deps.systems.delete(id))) throw notFound(`no system with id ${id}`);
+      await deps.keyCache.invalidateSystem(id);
+      await Promise.all([forgetHeartbeats(deps.redis, prefix, id), deps.redis.del(datasetHashesKey(prefix, id))]).catch(() => {});
       // In a mesh another member may have to become the source for the rest.
       await queueGroupRecompute(deps, groups, 'member system deleted');
     } catch (err) {
@@ -118,14 +147,34 @@ export function systemsRoutes(deps: ApiDeps): Router {
     res.status(204).end();
   });
 
+  /**
+   * A heartbeat is one Redis script call: it records the time and tells whether PostgreSQL must
+   * hear of it now — when the system may have been marked offline meanwhile (the previous
+   * heartbeat is half a timeout old or more, or unknown), so the transition back to online is
+   * written at once, and when the metadata changed. Otherwise the heartbeat-expiry sweep writes
+   * last_seen with everyone else's in one UPDATE. Redis unreachable: straight to PostgreSQL.
+   */
   r.post('/systems/:id/heartbeat', ...body, async (req, res: Response) => {
     const id = systemIdParam(req);
     requireSystem(res, id, { hostOnly: true });
     const hb = parseHeartbeat(req);
     const patch: Record<string, unknown> = { ...(hb.metadata ?? {}) };
     if (hb.agent_version !== undefined) patch.agent_version = hb.agent_version;
-    const lastSeen = await deps.systems.heartbeat(id, patch);
-    if (!lastSeen) throw notFound(`no system with id ${id}`);
+    const metaHash = Object.keys(patch).length ? createHash('sha256').update(JSON.stringify(patch)).digest('hex') : null;
+    let seen: RecordedHeartbeat | null = null;
+    try {
+      seen = await recordHeartbeat(deps.redis, prefix, id);
+    } catch {
+      /* PostgreSQL alone below */
+    }
+    const writeThrough = !seen || seen.previous === null || seen.at - seen.previous >= timeoutMs / 2 || (metaHash !== null && metaHash !== seen.metaHash);
+    let lastSeen = seen ? new Date(seen.at) : new Date();
+    if (writeThrough) {
+      const written = await deps.systems.heartbeat(id, patch, seen?.at);
+      if (!written) throw notFound(`no system with id ${id}`);
+      lastSeen = seen ? lastSeen : written;
+      if (seen && metaHash !== null) await rememberHeartbeatMeta(deps.redis, prefix, id, metaHash).catch(() => {});
+    }
     res.json({ system_id: id, last_seen: lastSeen.toISOString(), status: 'online' });
   });
 
@@ -135,6 +184,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     const { old_key_valid_seconds = 0 } = parseRotate(req);
     const apiKey = newHostKey();
     if (!(await deps.systems.rotateKey(id, hashKey(apiKey), old_key_valid_seconds))) throw notFound(`no system with id ${id}`);
+    await deps.keyCache.invalidateSystem(id);
     deps.logger.info({ system_id: id, old_key_valid_seconds }, 'api key rotated');
     res.json({ system_id: id, api_key: apiKey, old_key_valid_seconds });
   });
@@ -142,7 +192,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
   r.get('/systems/:id/health', async (req, res) => {
     const id = systemIdParam(req);
     requireSystem(res, id);
-    const [row] = await deps.systems.heartbeatAges(id);
+    const [row] = await agesWithLastSeen(await deps.systems.heartbeatAges(id));
     if (!row) throw notFound(`no system with id ${id}`);
     res.json(healthEntry(row));
   });

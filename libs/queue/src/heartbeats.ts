@@ -1,0 +1,85 @@
+import type { Redis } from 'ioredis';
+import { heartbeatFlushedKey, heartbeatMetaKey, lastSeenKey } from './keys.js';
+
+/**
+ * Heartbeats live in Redis first: the API records each one with one script call (no PostgreSQL
+ * write), and the heartbeat-expiry sweep flushes them to PostgreSQL in one set-based UPDATE.
+ * Times are Redis's clock (ms), for the API replicas and the sweepers alike, so no two clocks
+ * are ever compared.
+ *
+ * The script returns what the API needs to decide whether PostgreSQL must hear of this heartbeat
+ * now: the previous heartbeat (a system silent for about the timeout may be marked offline by a
+ * sweep; bringing it back online is a transition, written through at once with its event) and the
+ * hash of the metadata last written through (changed metadata is written through too).
+ */
+const RECORD = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local prev = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local meta = redis.call('HGET', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[1], 'GT', now, ARGV[1])
+return {tostring(now), prev or '', meta or ''}
+`;
+
+/** Read every heartbeat newer than ARGV[1] (ms) and the Redis time of the read, atomically. */
+const READ_SINCE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local since = redis.call('GET', KEYS[2]) or '0'
+local entries = redis.call('ZRANGE', KEYS[1], tostring(tonumber(since) - tonumber(ARGV[1])), '+inf', 'BYSCORE', 'WITHSCORES')
+return {tostring(now), entries}
+`;
+
+export interface RecordedHeartbeat {
+  /** This heartbeat, ms (Redis clock). */
+  at: number;
+  /** The previous heartbeat, ms, or null (never, or Redis lost it). */
+  previous: number | null;
+  /** Hash of the metadata last written through to PostgreSQL, or null. */
+  metaHash: string | null;
+}
+
+export async function recordHeartbeat(redis: Redis, prefix: string, systemId: string): Promise<RecordedHeartbeat> {
+  const [at, prev, meta] = (await redis.eval(RECORD, 2, lastSeenKey(prefix), heartbeatMetaKey(prefix), systemId)) as [string, string, string];
+  return { at: Number(at), previous: prev === '' ? null : Number(prev), metaHash: meta === '' ? null : meta };
+}
+
+/** After metadata was written through to PostgreSQL. */
+export async function rememberHeartbeatMeta(redis: Redis, prefix: string, systemId: string, metaHash: string): Promise<void> {
+  await redis.hset(heartbeatMetaKey(prefix), systemId, metaHash);
+}
+
+/** The last heartbeat of each system that Redis holds (ms), for reads that must be current. */
+export async function lastSeenOf(redis: Redis, prefix: string, systemIds: string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (systemIds.length === 0) return out;
+  const scores = await redis.zmscore(lastSeenKey(prefix), ...systemIds);
+  scores.forEach((s, i) => {
+    if (s !== null) out.set(systemIds[i]!, Number(s));
+  });
+  return out;
+}
+
+/**
+ * Heartbeats recorded since the previous flush (with `overlapMs` of slack for sweeps that
+ * raced), and the Redis time of the read: the sweep judges "silent for longer than the timeout"
+ * against this time, never a later one, so a heartbeat it has not seen cannot be judged missing.
+ */
+export async function heartbeatsSinceLastFlush(redis: Redis, prefix: string, overlapMs: number): Promise<{ readAt: number; entries: Array<{ systemId: string; at: number }> }> {
+  const [now, flat] = (await redis.eval(READ_SINCE, 2, lastSeenKey(prefix), heartbeatFlushedKey(prefix), String(overlapMs))) as [string, string[]];
+  const entries: Array<{ systemId: string; at: number }> = [];
+  for (let i = 0; i < flat.length; i += 2) entries.push({ systemId: flat[i]!, at: Number(flat[i + 1]) });
+  return { readAt: Number(now), entries };
+}
+
+/** Record that heartbeats up to `readAt` are in PostgreSQL; forget systems that no longer exist. */
+export async function markHeartbeatsFlushed(redis: Redis, prefix: string, readAt: number, goneSystemIds: string[]): Promise<void> {
+  const multi = redis.multi().set(heartbeatFlushedKey(prefix), String(readAt));
+  if (goneSystemIds.length) multi.zrem(lastSeenKey(prefix), ...goneSystemIds).hdel(heartbeatMetaKey(prefix), ...goneSystemIds);
+  await multi.exec();
+}
+
+/** A deleted system's heartbeat state. */
+export async function forgetHeartbeats(redis: Redis, prefix: string, systemId: string): Promise<void> {
+  await redis.multi().zrem(lastSeenKey(prefix), systemId).hdel(heartbeatMetaKey(prefix), systemId).exec();
+}
