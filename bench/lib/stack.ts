@@ -53,9 +53,11 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     ZFS_SYNC_LOG_LEVEL: 'warn',
     ...opts.env,
   };
-  const apis = [startService('api', 'services/ingest-api/src/main.ts', { ...common, PORT: String(port), ZFS_SYNC_HOST: '127.0.0.1', ZFS_SYNC_API_PROCESSES: String(opts.apiProcesses ?? 1) }, { cwd: BENCH_ROOT, logDir })];
+  // BENCH_CPU_PROF=<dir>: run the services under `node --cpu-prof` (profiles in <dir>/api, <dir>/worker).
+  const prof = (name: string) => (process.env.BENCH_CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_CPU_PROF, name)}`] } : {});
+  const apis = [startService('api', 'services/ingest-api/src/main.ts', { ...common, PORT: String(port), ZFS_SYNC_HOST: '127.0.0.1', ZFS_SYNC_API_PROCESSES: String(opts.apiProcesses ?? 1) }, { cwd: BENCH_ROOT, logDir, ...prof('api') })];
   const workers = Array.from({ length: opts.workerProcesses ?? 1 }, (_, i) =>
-    startService(i ? `worker${i + 1}` : 'worker', 'services/workers/src/main.ts', { ...common, ZFS_SYNC_OPS_PORT: '0', ...(opts.processors ? { WORKER_PROCESSORS: opts.processors } : {}) }, { cwd: BENCH_ROOT, logDir }),
+    startService(i ? `worker${i + 1}` : 'worker', 'services/workers/src/main.ts', { ...common, ZFS_SYNC_OPS_PORT: '0', ...(opts.processors ? { WORKER_PROCESSORS: opts.processors } : {}) }, { cwd: BENCH_ROOT, logDir, ...prof('worker') }),
   );
   const http = new BenchHttp(new URL(`http://127.0.0.1:${port}/api/v1`), 64);
   let stopped = false;

@@ -153,6 +153,22 @@ export interface ReconcileDataset {
   receive_resume_token?: string | null;
   snapshots: SnapshotRow[];
   bookmarks: BookmarkRow[];
+  /** datasetContentHash of this dataset, computed by the API (the worker computes it when absent). */
+  hash?: string;
+}
+
+/**
+ * A dataset of a full inventory whose content hash equals the one of the newest inventory the API
+ * accepted for the system: only its identity and hash travel through the queue, not its rows.
+ */
+export interface UnchangedDatasetRef {
+  pool: string;
+  dataset: string;
+  hash: string;
+  /** Snapshots and bookmarks it holds (for the report's counts). */
+  rows: number;
+  /** Present when the host said explicitly that no receive is in progress (clears a stored token). */
+  receive_resume_token?: null;
 }
 
 export interface ReconcilePayload {
@@ -167,6 +183,8 @@ export interface ReconcilePayload {
   body_hash: string;
   received_at: string;
   datasets: ReconcileDataset[];
+  /** Datasets the report lists unchanged (full single-chunk inventories only). */
+  unchanged?: UnchangedDatasetRef[];
 }
 
 const nullableUint = { type: ['string', 'null'], maxLength: 20, pattern: UINT64_PATTERN } as const;
@@ -195,6 +213,7 @@ export const reconcilePayloadSchema = {
           pool: { type: 'string', maxLength: 255 },
           dataset: { type: 'string', maxLength: 255 },
           receive_resume_token: { type: ['string', 'null'], maxLength: 8192 },
+          hash: { type: 'string', pattern: '^[0-9a-f]{64}$' },
           snapshots: {
             type: 'array',
             items: {
@@ -208,6 +227,21 @@ export const reconcilePayloadSchema = {
             type: 'array',
             items: { type: 'array', minItems: 4, maxItems: 4, items: [{ type: 'string', maxLength: 255 }, nullableUint, nullableUint, { type: 'integer' }] },
           },
+        },
+      },
+    },
+    unchanged: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['pool', 'dataset', 'hash', 'rows'],
+        properties: {
+          pool: { type: 'string', maxLength: 255 },
+          dataset: { type: 'string', maxLength: 255 },
+          hash: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+          rows: { type: 'integer', minimum: 0 },
+          receive_resume_token: { type: 'null' },
         },
       },
     },

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import type { ReconcileDataset, ReconcilePayload, RecomputeLinksPayload } from '@zfs-sync/contracts';
+import { datasetContentHash, type ReconcileDataset, type ReconcilePayload, type RecomputeLinksPayload } from '@zfs-sync/contracts';
 import { withTransaction } from '../transaction.js';
 import { copyLine } from './copy-text.js';
 
@@ -26,14 +25,17 @@ export class ReportRejectedError extends Error {
 
 const zeroCounts = (): ReportCounts => ({ added: 0, removed: 0, changed: 0, unchanged: 0 });
 
+/** Re-exported: the API and the worker share one definition (libs/contracts). */
+export { datasetContentHash };
+
 /**
- * Content hash of one dataset as reported: if it equals the stored one, nothing in the dataset
- * changed and the whole merge for it is skipped (the common case: most datasets are unchanged
- * between two listings).
+ * The report lists a dataset as unchanged (a reference, without rows) but what is stored is not
+ * what the reference names: an earlier report that changed it is still on its way (retrying
+ * lets it land first), or it was lost. Retried; on the last attempt the report fails, asking for
+ * the full inventory again.
  */
-export function datasetContentHash(d: ReconcileDataset): string {
-  // Native JSON serialisation of the compact rows is the cheapest canonical form there is.
-  return createHash('sha256').update(JSON.stringify([d.receive_resume_token ?? null, d.snapshots, d.bookmarks])).digest('hex');
+export class StaleDatasetReferenceError extends Error {
+  override name = 'StaleDatasetReferenceError';
 }
 
 /** Chunks of one report may split a dataset; put its pieces back together, in chunk order. */
@@ -44,7 +46,9 @@ export function mergeDatasets(chunks: ReconcileDataset[][]): ReconcileDataset[] 
       const key = `${d.pool}\u0000${d.dataset}`;
       const seen = byKey.get(key);
       if (!seen) {
-        byKey.set(key, { ...d, snapshots: [...d.snapshots], bookmarks: [...d.bookmarks] });
+        // A piece's own hash is not the whole dataset's: the worker computes it after merging.
+        const { hash: _pieceHash, ...rest } = d;
+        byKey.set(key, { ...rest, snapshots: [...d.snapshots], bookmarks: [...d.bookmarks] });
       } else {
         seen.snapshots.push(...d.snapshots);
         seen.bookmarks.push(...d.bookmarks);
@@ -155,8 +159,11 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
   const counts = zeroCounts();
   const fullReplace = job.mode === 'inventory';
 
-  // 1. Upsert the listed datasets; learn their ids and stored content hashes.
-  const keep = datasets.map((d) => d.receive_resume_token === undefined);
+  // 1. Upsert the listed datasets (with rows, and those listed unchanged by reference); learn
+  //    their ids and stored content hashes.
+  const refs = job.unchanged ?? [];
+  const listed = [...datasets.map((d) => ({ pool: d.pool, dataset: d.dataset, token: d.receive_resume_token })), ...refs.map((r) => ({ pool: r.pool, dataset: r.dataset, token: r.receive_resume_token }))];
+  const keep = listed.map((d) => d.token === undefined);
   // `appeared`: new, or back after it was gone; `token_changed`: another receive_resume_token.
   // Both change what a plan may do (a full send into an existing dataset fails; a resume needs
   // the current token), so they bump the content version like changed snapshots do.
@@ -178,7 +185,7 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
             u.inserted or coalesce(p.was_gone, false) as appeared,
             not u.inserted and u.receive_resume_token is distinct from p.token as token_changed
        from upserted u left join prev p on p.pool = u.pool and p.path = u.path`,
-    [job.system_id, datasets.map((d) => d.pool), datasets.map((d) => d.dataset), datasets.map((d) => d.receive_resume_token ?? null), keep],
+    [job.system_id, listed.map((d) => d.pool), listed.map((d) => d.dataset), listed.map((d) => d.token ?? null), keep],
   );
   const idOf = new Map(dsRows.map((r) => [`${r.pool}\u0000${r.path}`, r]));
 
@@ -186,11 +193,20 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
   const perDataset = new Map<string, number>();
   const bump = (id: string, n = 1) => perDataset.set(id, (perDataset.get(id) ?? 0) + n);
 
+  // A reference stands for rows only while what is stored is exactly what it names.
+  for (const ref of refs) {
+    const row = idOf.get(`${ref.pool}\u0000${ref.dataset}`)!;
+    if (row.appeared || row.content_hash !== ref.hash) {
+      throw new StaleDatasetReferenceError(`dataset ${ref.pool}/${ref.dataset} was reported unchanged, but what is stored differs from the inventory it refers to; re-send the full inventory`);
+    }
+    counts.unchanged += ref.rows;
+  }
+
   const changed: Array<{ row: DatasetRow; data: ReconcileDataset; hash: string | null }> = [];
   for (const d of datasets) {
     const row = idOf.get(`${d.pool}\u0000${d.dataset}`)!;
     if (row.appeared || row.token_changed) bump(row.id, 0);
-    const hash = fullReplace ? datasetContentHash(d) : null;
+    const hash = fullReplace ? (d.hash ?? datasetContentHash(d)) : null;
     if (fullReplace && hash === row.content_hash) {
       counts.unchanged += d.snapshots.length + d.bookmarks.length;
       continue;

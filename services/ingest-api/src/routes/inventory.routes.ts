@@ -19,6 +19,7 @@ import { bodySha256, jsonBody, validBody } from '../http/body.js';
 import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized, unavailable, validationProblem } from '../http/problem.js';
 import { ReportFieldError, fromZfsList, normalizeInventory, normalizeOriginalSnapshots } from '../inventory/normalize-report.js';
 import { ReportRegistry, type ReportMeta } from '../inventory/report-registry.js';
+import { DatasetHashes } from '../inventory/dataset-hashes.js';
 import { systemIdParam } from './systems.routes.js';
 
 const TSV = 'text/tab-separated-values';
@@ -101,6 +102,7 @@ function acceptedSnapshot(item: OriginalSnapshotItem) {
 export function inventoryRoutes(deps: ApiDeps): Router {
   const r = Router();
   const registry = new ReportRegistry(deps.redis, deps.config.queuePrefix);
+  const hashes = new DatasetHashes(deps.redis, deps.config.queuePrefix);
   const reports = new ReportsRepository(deps.pool);
   const bigJson = jsonBody(deps.config.inventoryBodyLimitBytes, [TSV]);
   const smallJson = jsonBody(deps.config.jsonBodyLimitBytes);
@@ -121,16 +123,27 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     if (claim.outcome === 'different') {
       throw conflict(`report ${job.report_id} (chunk ${job.chunk_index}) was already received with a different body or different report fields; use a new report_id`, { field: 'report_id' });
     }
+    // A full single-chunk inventory sends only the datasets that changed since the newest
+    // accepted one; the others travel as references (dataset-hashes.ts).
+    const byReference = job.mode === 'inventory' && job.chunk_count === 1 && job.generation !== null;
+    let queued = job;
+    if (byReference) {
+      const { changed, unchanged } = await hashes.split(job.system_id, job.datasets);
+      queued = { ...job, datasets: changed, ...(unchanged.length ? { unchanged } : {}) };
+    }
     try {
       // Small reports first: a host's one new snapshot should not wait behind bulk inventories
       // (BullMQ: a lower number is served earlier; equal priorities stay first-in, first-out).
-      const priority = Math.min(2_000_000, 1 + Math.floor((counts.snapshots + counts.bookmarks) / 1000));
-      await deps.producer.enqueue('reconcile', { ...job, received_at: claim.meta.received_at }, { priority }, { prevalidated: true });
+      let rows = 0;
+      for (const d of queued.datasets) rows += d.snapshots.length + d.bookmarks.length;
+      const priority = Math.min(2_000_000, 1 + Math.floor(rows / 1000));
+      await deps.producer.enqueue('reconcile', { ...queued, received_at: claim.meta.received_at }, { priority }, { prevalidated: true });
     } catch (err) {
       if (claim.outcome === 'new') await registry.releaseChunk(job.system_id, job.report_id, job.chunk_index);
       if (err instanceof QueueUnavailableError) throw unavailable(`the queue is unreachable; nothing was accepted, retry later`);
       throw err;
     }
+    if (byReference && claim.outcome === 'new') await hashes.remember(job.system_id, job.generation!, job.complete, job.datasets);
     res.status(status).json({
       report_id: job.report_id,
       system_id: job.system_id,
@@ -207,6 +220,9 @@ export function inventoryRoutes(deps: ApiDeps): Router {
         // Known at once to GET /reports/{id} (the Location of the answer), before a worker applies it.
         await orUnavailable(registry.claimChunk(job.system_id, reportId, 0, bodyHash, { mode: 'batch', received_at: receivedAt, chunk_count: 1, generation: null }));
         await deps.producer.enqueue('reconcile', job);
+        // Batches change datasets behind the inventories' back: the next full inventory of this
+        // system is sent whole.
+        await hashes.forget(job.system_id);
       }
     } catch (err) {
       if (err instanceof QueueUnavailableError) throw unavailable('the queue is unreachable; nothing was accepted, retry later');

@@ -18,6 +18,7 @@ import { checkDatasetPath, checkPoolName } from '@zfs-sync/domain';
 import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
 import { groupIdsOf, queueGroupRecompute } from '../sync/recompute-groups.js';
+import { DatasetHashes } from '../inventory/dataset-hashes.js';
 import { badRequest, forbidden, notFound, unauthorized } from '../http/problem.js';
 import { systemIdParam } from './systems.routes.js';
 
@@ -299,6 +300,8 @@ export function snapshotReadRoutes(deps: ApiDeps): Router {
     const groups = await groupIdsOf(deps, systemId);
     const deleted = await deleteSystemInventory(deps.pool, systemId);
     if (!deleted) throw notFound(`no system with id ${systemId}`);
+    // The next inventory is compared with nothing: it must arrive whole.
+    await new DatasetHashes(deps.redis, deps.config.queuePrefix).forget(systemId);
     // Its links now see a host without the datasets.
     await queueGroupRecompute(deps, groups, 'system inventory deleted');
     deps.logger.info({ system_id: systemId, ...deleted }, 'system inventory deleted');

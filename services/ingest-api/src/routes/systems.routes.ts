@@ -11,11 +11,12 @@ import {
   type UpdateSystemBody,
 } from '@zfs-sync/contracts';
 import { DuplicateHostnameError, SystemInUseError, systemToJson, type SystemJson } from '@zfs-sync/db';
-import { datasetHashesKey, forgetHeartbeats, lastSeenOf, recordHeartbeat, rememberHeartbeatMeta, type RecordedHeartbeat } from '@zfs-sync/queue';
+import { forgetHeartbeats, lastSeenOf, recordHeartbeat, rememberHeartbeatMeta, type RecordedHeartbeat } from '@zfs-sync/queue';
 import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
 import { hashKey, newHostKey } from '../auth/credentials.js';
 import type { ApiDeps } from '../deps.js';
 import { groupIdsOf, queueGroupRecompute } from '../sync/recompute-groups.js';
+import { DatasetHashes } from '../inventory/dataset-hashes.js';
 import { jsonBody, validBody } from '../http/body.js';
 import { badRequest, conflict, forbidden, notFound, unauthorized } from '../http/problem.js';
 
@@ -136,7 +137,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     try {
       if (!(await deps.systems.delete(id))) throw notFound(`no system with id ${id}`);
       await deps.keyCache.invalidateSystem(id);
-      await Promise.all([forgetHeartbeats(deps.redis, prefix, id), deps.redis.del(datasetHashesKey(prefix, id))]).catch(() => {});
+      await Promise.all([forgetHeartbeats(deps.redis, prefix, id), new DatasetHashes(deps.redis, prefix).forget(id)]).catch(() => {});
       // In a mesh another member may have to become the source for the rest.
       await queueGroupRecompute(deps, groups, 'member system deleted');
     } catch (err) {

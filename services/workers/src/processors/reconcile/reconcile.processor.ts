@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import { ReportRejectedError, applyReport, legacyQuietSeconds, markReportFailed, pruneNotReReported } from '@zfs-sync/db';
-import { appliedGenerationKey, defineWorker, reportRegistryKey } from '@zfs-sync/queue';
+import { appliedGenerationKey, datasetHashesKey, defineWorker, reportRegistryKey } from '@zfs-sync/queue';
 import type { ProcessorDefinition } from '../../processor.js';
 
 /**
@@ -32,7 +32,12 @@ export const reconcileProcessor: ProcessorDefinition = {
           outcome = await applyReport(deps.pool, payload);
         } catch (err) {
           const final = err instanceof ReportRejectedError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-          if (final) await markReportFailed(deps.pool, payload, (err as Error).message).catch(() => {});
+          if (final) {
+            await markReportFailed(deps.pool, payload, (err as Error).message).catch(() => {});
+            // The API compared this report's datasets with hashes that never reached PostgreSQL:
+            // the system's next inventory must be sent whole.
+            await deps.redis.del(datasetHashesKey(deps.config.queuePrefix, payload.system_id)).catch(() => {});
+          }
           if (err instanceof ReportRejectedError) throw new UnrecoverableError(err.message);
           throw err;
         }

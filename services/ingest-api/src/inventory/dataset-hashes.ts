@@ -1,0 +1,72 @@
+import type { Redis } from 'ioredis';
+import { datasetContentHash, type ReconcileDataset, type UnchangedDatasetRef } from '@zfs-sync/contracts';
+import { datasetHashesKey } from '@zfs-sync/queue';
+
+const TTL_SECONDS = 7 * 24 * 3600;
+const GENERATION_FIELD = '~generation'; // pool names start with a letter: no dataset key collides
+
+/**
+ * Remember the datasets' hashes of a system's newest accepted full inventory, unless a newer
+ * generation is remembered already. A complete inventory replaces the whole map (datasets it
+ * does not list are gone).
+ */
+const REMEMBER = `
+local g = redis.call('HGET', KEYS[1], '${GENERATION_FIELD}')
+if g and tonumber(g) > tonumber(ARGV[1]) then return 0 end
+if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end
+redis.call('HSET', KEYS[1], '${GENERATION_FIELD}', ARGV[1])
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[1], ${TTL_SECONDS})
+return 1
+`;
+
+const fieldOf = (d: { pool: string; dataset: string }) => `${d.pool}\u0000${d.dataset}`;
+
+/**
+ * Most of a re-sent inventory is what the host sent last time. The API hashes each dataset as it
+ * accepts the report and compares the hash with the newest inventory it accepted for the system
+ * (kept in Redis, per system): a dataset that did not change goes to the queue as a reference —
+ * pool, dataset, hash, row count — instead of its rows. The worker checks each reference against
+ * what PostgreSQL holds and retries (then fails, asking for the full inventory) if they differ, so
+ * a stale map costs a retry, never a wrong inventory.
+ */
+export class DatasetHashes {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  /** Hash every dataset (sets `hash`) and split them into changed ones and references. Redis unreachable: everything counts as changed. */
+  async split(systemId: string, datasets: ReconcileDataset[]): Promise<{ changed: ReconcileDataset[]; unchanged: UnchangedDatasetRef[] }> {
+    for (const d of datasets) d.hash = datasetContentHash(d);
+    if (datasets.length === 0) return { changed: datasets, unchanged: [] };
+    let known: Array<string | null>;
+    try {
+      known = await this.redis.hmget(datasetHashesKey(this.prefix, systemId), ...datasets.map(fieldOf));
+    } catch {
+      return { changed: datasets, unchanged: [] };
+    }
+    const changed: ReconcileDataset[] = [];
+    const unchanged: UnchangedDatasetRef[] = [];
+    datasets.forEach((d, i) => {
+      // A resume token in the report is sent with its rows (a token is news); an explicit null
+      // (no receive in progress) travels with the reference.
+      if (known[i] === d.hash && !d.receive_resume_token) {
+        unchanged.push({ pool: d.pool, dataset: d.dataset, hash: d.hash!, rows: d.snapshots.length + d.bookmarks.length, ...(d.receive_resume_token === null ? { receive_resume_token: null } : {}) });
+      } else changed.push(d);
+    });
+    return { changed, unchanged };
+  }
+
+  /** After the report was queued: its hashes are the ones the next report is compared with. */
+  async remember(systemId: string, generation: number, complete: boolean, datasets: Array<{ pool: string; dataset: string; hash?: string }>): Promise<void> {
+    const args: string[] = [String(generation), complete ? '1' : '0'];
+    for (const d of datasets) if (d.hash) args.push(fieldOf(d), d.hash);
+    await this.redis.eval(REMEMBER, 1, datasetHashesKey(this.prefix, systemId), ...args).catch(() => {});
+  }
+
+  /** Something else changed the system's datasets (a batch report, a deletion): compare with nothing until the next full inventory. */
+  async forget(systemId: string): Promise<void> {
+    await this.redis.del(datasetHashesKey(this.prefix, systemId)).catch(() => {});
+  }
+}

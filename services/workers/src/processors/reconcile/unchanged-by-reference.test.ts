@@ -1,0 +1,112 @@
+import test from 'ava';
+import { Redis } from 'ioredis';
+import { JOBS, type ReconcilePayload } from '@zfs-sync/contracts';
+import { createLogger } from '@zfs-sync/logger';
+import { pgQuery } from '@zfs-sync/testkit';
+import { inventory, registerSystem, syntheticSnapshots, waitForReport, type TestApi, type TestEnvironment } from '@zfs-sync/testkit/stack';
+import { createTestEnvironment, startTestApi } from '@zfs-sync/testkit/stack';
+import { startWorkers, type RunningWorkers } from '../../start-workers.js';
+
+/**
+ * Issue 9: an unchanged dataset of a re-sent inventory travels through the queue as a reference
+ * (pool, dataset, hash, rows), not as rows; the worker checks each reference against PostgreSQL.
+ * Workers are stopped while a report waits in the queue, so the test can read what was queued.
+ */
+let env: TestEnvironment;
+let api: TestApi;
+let workers: RunningWorkers | null = null;
+
+test.before(async () => {
+  env = await createTestEnvironment();
+  api = await startTestApi(env.config());
+});
+test.after.always(async () => {
+  await workers?.stop(5000);
+  await api?.close();
+  await env?.teardown();
+});
+
+/** Workers paused (finishing what they run) while a report waits in the queue to be read. */
+const startWorkersNow = async () => {
+  if (!workers) {
+    const config = env.config();
+    workers = await startWorkers({ ...config, workerProcessors: ['reconcile'] }, createLogger('workers-test', config));
+  } else for (const w of workers.workers) w.resume();
+};
+const stopWorkers = async () => {
+  await Promise.all(workers!.workers.map((w) => w.pause()));
+};
+const queuedPayload = async (systemId: string, reportId: string) => {
+  // The job as BullMQ stores it in Redis (what every queued report costs there).
+  const redis = new Redis(env.redisUrl);
+  try {
+    const id = JOBS.reconcile.jobId!({ system_id: systemId, report_id: reportId, chunk_index: 0 } as ReconcilePayload);
+    const raw = await redis.hget(`${env.prefix}:${JOBS.reconcile.queue}:${id}`, 'data');
+    if (!raw) throw new Error(`no queued job for ${reportId}`);
+    return { data: JSON.parse(raw) as ReconcilePayload, bytes: raw.length };
+  } finally {
+    redis.disconnect();
+  }
+};
+const stored = async (systemId: string) =>
+  (await pgQuery(env.db.url, `select d.path, s.name, s.guid::text from snapshots s join datasets d on d.id = s.dataset_id where d.system_id = $1 order by 1, 2`, [systemId])).rows.map((r) => `${r.path}@${r.name}/${r.guid}`);
+
+test.serial('a re-sent inventory queues only the changed dataset; the others go by reference and are counted unchanged', async (t) => {
+  await startWorkersNow();
+  const sys = await registerSystem(api);
+  const a = syntheticSnapshots(300, { seed: 11 });
+  const b = syntheticSnapshots(300, { seed: 12 });
+  const first = await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('ref-1', 1, [{ pool: 'tank', dataset: 'a', snapshots: a }, { pool: 'tank', dataset: 'b', snapshots: b }]) });
+  t.is(first.status, 202, first.text);
+  t.is((await waitForReport(api, sys.api_key, 'ref-1')).status, 'applied');
+  await stopWorkers();
+
+  // Dataset b gains a snapshot; a is as before.
+  const b2 = [...b, ...syntheticSnapshots(1, { seed: 12, from: 300 })];
+  const again = await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('ref-2', 2, [{ pool: 'tank', dataset: 'a', snapshots: a }, { pool: 'tank', dataset: 'b', snapshots: b2 }]) });
+  t.is(again.status, 202, again.text);
+  const { data, bytes } = await queuedPayload(sys.id, 'ref-2');
+  t.deepEqual(data.datasets.map((d) => d.dataset), ['b'], 'only the changed dataset carries rows');
+  t.deepEqual(data.unchanged?.map((u) => ({ dataset: u.dataset, rows: u.rows })), [{ dataset: 'a', rows: 300 }]);
+  t.log(`queued payload ${bytes} bytes for 601 rows`);
+
+  await startWorkersNow();
+  const applied = await waitForReport(api, sys.api_key, 'ref-2');
+  t.is(applied.status, 'applied');
+  t.deepEqual(applied.counts, { added: 1, removed: 0, changed: 0, unchanged: 600 });
+  t.is((await stored(sys.id)).length, 601);
+
+  // All unchanged: nothing but references.
+  const third = await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('ref-3', 3, [{ pool: 'tank', dataset: 'a', snapshots: a }, { pool: 'tank', dataset: 'b', snapshots: b2 }]) });
+  t.is(third.status, 202);
+  const done = await waitForReport(api, sys.api_key, 'ref-3');
+  t.deepEqual(done.counts, { added: 0, removed: 0, changed: 0, unchanged: 601 });
+  // A complete inventory by reference still removes datasets it no longer lists.
+  const fourth = await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('ref-4', 4, [{ pool: 'tank', dataset: 'a', snapshots: a }]) });
+  t.is(fourth.status, 202);
+  t.like(await waitForReport(api, sys.api_key, 'ref-4'), { status: 'applied', counts: { added: 0, removed: 301, changed: 0, unchanged: 300 } });
+  t.is((await stored(sys.id)).length, 300);
+});
+
+test.serial('a reference that overtakes the report it refers to waits for it (retry) and the final state is the newest report', async (t) => {
+  await startWorkersNow();
+  const sys = await registerSystem(api);
+  const a = syntheticSnapshots(200, { seed: 21 });
+  await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('over-1', 1, [{ pool: 'tank', dataset: 'a', snapshots: a }]) });
+  t.is((await waitForReport(api, sys.api_key, 'over-1')).status, 'applied');
+  await stopWorkers();
+  // Report 2 changes the dataset (rows queued); report 3 repeats report 2 (a reference to
+  // content PostgreSQL does not hold until report 2 applies). Report 3 is the smaller job, so
+  // it is served first.
+  const a2 = [...a, ...syntheticSnapshots(5, { seed: 21, from: 200 })];
+  t.is((await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('over-2', 2, [{ pool: 'tank', dataset: 'a', snapshots: a2 }]) })).status, 202);
+  t.is((await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('over-3', 3, [{ pool: 'tank', dataset: 'a', snapshots: a2 }]) })).status, 202);
+  t.is((await queuedPayload(sys.id, 'over-3')).data.datasets.length, 0);
+  await startWorkersNow();
+  const r3 = await waitForReport(api, sys.api_key, 'over-3', 60_000);
+  const r2 = await waitForReport(api, sys.api_key, 'over-2', 60_000);
+  t.is(r3.status, 'applied', JSON.stringify(r3));
+  // Report 2 applied first, or was superseded by report 3 after it (same content either way).
+  t.true(['applied', 'superseded'].includes(r2.status));
+  t.is((await stored(sys.id)).length, 205);
+});
