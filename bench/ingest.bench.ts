@@ -101,6 +101,7 @@ interface PhaseResult {
   reports: number;
   accepted: number;
   rejected: number;
+  shed_503_retried: number;
   first_error: string | null;
   /** First POST → last POST answered. */
   post_seconds: number;
@@ -187,6 +188,7 @@ async function runPhase(ctx: { db: pg.Client; redis: Redis; prefix: string; serv
   const reportIds: string[] = [];
   const jobIds: string[] = [];
   let requests = 0;
+  let shed = 0;
   let rejected = 0;
   let firstError: string | null = null;
   let postsDone = false;
@@ -197,14 +199,17 @@ async function runPhase(ctx: { db: pg.Client; redis: Redis; prefix: string; serv
   const posting = input
     .post((r, reportId, systemId) => {
       requests++;
+      shed += r.shed ?? 0;
       latencies.push(r.ms);
       if (r.status !== 202 && r.status !== 201) {
         rejected++;
         firstError ??= `${r.status} ${r.text.slice(0, 300)}`;
         return;
       }
-      const answer = JSON.parse(r.text) as { report_id: string };
-      const id = reportId ?? answer.report_id;
+      // The inventory answer names its report; the batch answer (the original's array of
+      // snapshots) names it in Location.
+      const answer = JSON.parse(r.text) as { report_id?: string };
+      const id = reportId ?? answer.report_id ?? decodeURIComponent(r.location?.split('/').pop() ?? '');
       reportIds.push(id);
       jobIds.push(`inv-${systemId}-${id}-0`);
     })
@@ -230,6 +235,7 @@ async function runPhase(ctx: { db: pg.Client; redis: Redis; prefix: string; serv
     reports: reportIds.length,
     accepted: requests - rejected,
     rejected,
+    shed_503_retried: shed,
     first_error: firstError,
     post_seconds: round(post, 3),
     e2e_seconds: round(e2e, 3),
@@ -281,9 +287,15 @@ async function runRound(args: BenchArgs, workerConcurrency: number, logDir: stri
   const prof = (name: string) => (args.profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(roundLogDir, `prof-${name}`)}`] } : {});
   const api = startService('api', 'services/ingest-api/src/main.ts', { ...common, PORT: String(port), ZFS_SYNC_HOST: '127.0.0.1', ZFS_SYNC_API_PROCESSES: String(args.apiProcesses) }, { cwd: ROOT, logDir: roundLogDir, ...prof('api') });
   const undoApi = onCleanup('stop api', () => api.stop());
-  const worker = startService('worker', 'services/workers/src/main.ts', { ...common, ZFS_SYNC_OPS_PORT: '0', WORKER_PROCESSORS: 'reconcile,recompute-links' }, { cwd: ROOT, logDir: roundLogDir, ...prof('worker') });
-  const undoWorker = onCleanup('stop worker', () => worker.stop());
-  const services = [api, worker];
+  const workers = Array.from({ length: args.workerProcesses }, (_, i) => {
+    const name = i === 0 ? 'worker' : `worker${i + 1}`;
+    return startService(name, 'services/workers/src/main.ts', { ...common, ZFS_SYNC_OPS_PORT: '0', WORKER_PROCESSORS: 'reconcile,recompute-links' }, { cwd: ROOT, logDir: roundLogDir, ...prof(name) });
+  });
+  const worker = workers[0]!;
+  const undoWorker = onCleanup('stop workers', async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+  });
+  const services = [api, ...workers];
   for (const s of services) children.add(s);
 
   const http = new BenchHttp(new URL(`http://127.0.0.1:${port}/api/v1`), Math.max(args.clientConcurrency, args.batchSystems, 8));
@@ -354,7 +366,7 @@ async function runRound(args: BenchArgs, workerConcurrency: number, logDir: stri
   const postInventories = (phase: string, gen: number) => async (sent: (r: HttpResult, reportId: string | null, systemId: string) => void) => {
     const bodies = invSystems.map((_, i) => Buffer.from(inventoryBody(`bench-${phase}-${i}`, gen, datasetsJson[i]!)));
     await mapLimit(invSystems, args.clientConcurrency, async (s, i) => {
-      const r = await http.request('POST', `/systems/${s.id}/inventory`, { headers: { authorization: `Bearer ${s.key}` }, body: bodies[i]! });
+      const r = await http.send('POST', `/systems/${s.id}/inventory`, { headers: { authorization: `Bearer ${s.key}` }, body: bodies[i]! });
       sent(r, `bench-${phase}-${i}`, s.id);
     });
   };
@@ -385,7 +397,7 @@ async function runRound(args: BenchArgs, workerConcurrency: number, logDir: stri
           // `--batch-concurrency` systems at once.
           await mapLimit(batchSystems, args.batchConcurrency, async (s, i) => {
             for (const body of chunks[i]!) {
-              const r = await http.request('POST', '/snapshots/batch', { headers: { 'x-api-key': s.key }, body });
+              const r = await http.send('POST', '/snapshots/batch', { headers: { 'x-api-key': s.key }, body });
               sent(r, null, s.id);
             }
           });
@@ -414,7 +426,7 @@ async function runRound(args: BenchArgs, workerConcurrency: number, logDir: stri
   http.close();
   redis.disconnect();
   await db.end();
-  await Promise.all([api.stop(), worker.stop()]);
+  await Promise.all([api.stop(), ...workers.map((w) => w.stop())]);
   undoPrefix();
   undoDb();
   if (args.keep) log(`kept database ${database.name} and queue prefix ${prefix}`);
@@ -436,7 +448,7 @@ function printRound(r: Round): void {
   const col = (f: (p: PhaseResult) => string) => ph.map(f);
   const rows: string[][] = [
     ['rows', ...col((p) => fmtInt(p.rows))],
-    ['HTTP requests (rejected)', ...col((p) => `${fmtInt(p.requests)} (${p.rejected})`)],
+    ['HTTP requests (rejected; 503s retried)', ...col((p) => `${fmtInt(p.requests)} (${p.rejected}; ${p.shed_503_retried})`)],
     ['end-to-end rows/s (first POST → last applied)', ...col((p) => fmtInt(p.rows_per_second))],
     ['end-to-end seconds', ...col((p) => fmtNum(p.e2e_seconds, 2))],
     ['accept rows/s (first POST → last 202)', ...col((p) => fmtInt(p.accept_rows_per_second))],
@@ -549,6 +561,7 @@ async function main() {
       worker_concurrency: args.concurrency,
       batch: args.skipBatch ? null : { systems: args.batchSystems, rows_per_system: args.batchRowsPerSystem, chunk: args.batchChunk, in_flight: args.batchConcurrency },
       api_processes: args.apiProcesses,
+      worker_processes: args.workerProcesses,
     },
     targets: { new_rows_per_second: TARGET_NEW, unchanged_rows_per_second: TARGET_UNCHANGED, full_size: fullSize, new: verdict(newRate, TARGET_NEW), unchanged: verdict(unchangedRate, TARGET_UNCHANGED), worker_concurrency: best.worker_concurrency },
     rounds,

@@ -15,6 +15,8 @@ export interface BenchArgs {
   batchConcurrency: number;
   /** API processes behind the port (ZFS_SYNC_API_PROCESSES). */
   apiProcesses: number;
+  /** Worker processes (reconcile + recompute-links each). */
+  workerProcesses: number;
   skipBatch: boolean;
   skipUnchanged: boolean;
   timeoutS: number;
@@ -42,6 +44,7 @@ const HELP = `npm run bench:ingest -- [flags]
   --batch-chunk N              items per batch request, sent sequentially   (default 1000)
   --batch-concurrency N        batch systems posting at once                (default 4)
   --api-processes N            ZFS_SYNC_API_PROCESSES of the API            (default 1)
+  --worker-processes N         worker processes                             (default 1)
   --skip-batch                 skip the /snapshots/batch variant
   --skip-unchanged             skip the unchanged re-report phase
   --timeout-s N                give up waiting for reports after N seconds (default 1800)
@@ -70,6 +73,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     batchChunk: 1000,
     batchConcurrency: 4,
     apiProcesses: Number(env.ZFS_SYNC_API_PROCESSES ?? 1) || 1,
+    workerProcesses: 1,
     skipBatch: false,
     skipUnchanged: false,
     timeoutS: 1800,
@@ -96,6 +100,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
       case '--batch-rows': a.batchRowsPerSystem = positiveInt(flag, next()); break;
       case '--batch-concurrency': a.batchConcurrency = positiveInt(flag, next()); break;
       case '--api-processes': a.apiProcesses = positiveInt(flag, next()); break;
+      case '--worker-processes': a.workerProcesses = positiveInt(flag, next()); break;
       case '--batch-chunk': a.batchChunk = positiveInt(flag, next()); break;
       case '--skip-batch': a.skipBatch = true; break;
       case '--skip-unchanged': a.skipUnchanged = true; break;

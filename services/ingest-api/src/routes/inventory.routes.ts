@@ -16,6 +16,7 @@ import { QueueUnavailableError } from '@zfs-sync/queue';
 import { principalOf, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
 import { bodySha256, jsonBody, validBody } from '../http/body.js';
+import { InflightBytes } from '../http/inflight.js';
 import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized, unavailable, validationProblem } from '../http/problem.js';
 import { ReportFieldError, fromZfsList, normalizeInventory, normalizeOriginalSnapshots } from '../inventory/normalize-report.js';
 import { ReportRegistry, type ReportMeta } from '../inventory/report-registry.js';
@@ -104,7 +105,8 @@ export function inventoryRoutes(deps: ApiDeps): Router {
   const registry = new ReportRegistry(deps.redis, deps.config.queuePrefix);
   const hashes = new DatasetHashes(deps.redis, deps.config.queuePrefix);
   const reports = new ReportsRepository(deps.pool);
-  const bigJson = jsonBody(deps.config.inventoryBodyLimitBytes, [TSV]);
+  const inflight = new InflightBytes(deps.config.inflightBodyLimitBytes);
+  const bigJson = [inflight.middleware(), ...jsonBody(deps.config.inventoryBodyLimitBytes, [TSV])];
   const smallJson = jsonBody(deps.config.jsonBodyLimitBytes);
   const parseInventory = validBody<InventoryReportBody>(inventoryReportSchema);
   const parseOne = validBody<OriginalSnapshotItem>(originalSnapshotSchema);
