@@ -30,6 +30,8 @@ import { writeResult } from './lib/result.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET_NEW = 40_000;
+/** Extra node flags for the API (experiments, e.g. BENCH_API_NODE_ARGS=--max-old-space-size=160); none by default, as in production. */
+const API_NODE_ARGS = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const TARGET_UNCHANGED = 150_000;
 
 // ---------------------------------------------------------------- cleanup (also on Ctrl-C)
@@ -285,7 +287,7 @@ async function runRound(args: BenchArgs, workerConcurrency: number, logDir: stri
   const roundLogDir = join(logDir, `c${workerConcurrency}`);
   mkdirSync(roundLogDir, { recursive: true });
   const prof = (name: string) => (args.profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(roundLogDir, `prof-${name}`)}`] } : {});
-  const api = startService('api', 'services/ingest-api/src/main.ts', { ...common, PORT: String(port), ZFS_SYNC_HOST: '127.0.0.1', ZFS_SYNC_API_PROCESSES: String(args.apiProcesses) }, { cwd: ROOT, logDir: roundLogDir, ...prof('api') });
+  const api = startService('api', 'services/ingest-api/src/main.ts', { ...common, PORT: String(port), ZFS_SYNC_HOST: '127.0.0.1', ZFS_SYNC_API_PROCESSES: String(args.apiProcesses) }, { cwd: ROOT, logDir: roundLogDir, ...(args.profile ? prof('api') : { nodeArgs: API_NODE_ARGS }) });
   const undoApi = onCleanup('stop api', () => api.stop());
   const workers = Array.from({ length: args.workerProcesses }, (_, i) => {
     const name = i === 0 ? 'worker' : `worker${i + 1}`;
