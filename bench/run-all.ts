@@ -17,7 +17,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { BENCH_ROOT } from './lib/result.js';
-import { renderSummary, type RunFiles } from './summary.js';
+import { renderSummary, updateReadme, type RunFiles } from './summary.js';
 
 const quick = process.argv.includes('--quick');
 const onlyIdx = process.argv.indexOf('--only');
@@ -49,7 +49,8 @@ for (const step of STEPS) {
 const md = renderSummary(files, { command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`, quick, failures });
 if (!only) {
   writeFileSync(join(resultsDir, 'summary.md'), md);
-  process.stdout.write(`\n${md}\nwritten: bench/results/summary.md\n`);
+  if (!quick) updateReadme(md);
+  process.stdout.write(`\n${md}\nwritten: bench/results/summary.md${quick ? '' : ' and README.md (Performance)'}\n`);
 } else {
   writeFileSync(join(resultsDir, `summary-${stamp}.md`), md);
   process.stdout.write(`\n${md}\n(partial run: written to bench/results/summary-${stamp}.md, summary.md untouched)\n`);

@@ -126,6 +126,21 @@ export function renderSummary(f: RunFiles, opts: { command: string; quick?: bool
   return lines.join('\n');
 }
 
+/**
+ * README's Performance section shows the latest summary: everything of summary.md from its
+ * "Targets" heading on, between the two markers.
+ */
+export function updateReadme(md: string, readme = join(BENCH_ROOT, 'README.md')): void {
+  const text = readFileSync(readme, 'utf8');
+  const start = '<!-- bench-summary:start -->';
+  const end = '<!-- bench-summary:end -->';
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) return;
+  const body = md.slice(md.indexOf('Measured ')).replace(/^## /gm, '#### ');
+  writeFileSync(readme, `${text.slice(0, a + start.length)}\n${body.trim()}\n${text.slice(b)}`);
+}
+
 /** The newest result file of each benchmark in bench/results/. */
 export function latestFiles(dir = join(BENCH_ROOT, 'bench', 'results')): RunFiles {
   const out: RunFiles = {};
@@ -140,5 +155,6 @@ export function latestFiles(dir = join(BENCH_ROOT, 'bench', 'results')): RunFile
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const md = renderSummary(latestFiles(), { command: 'npm run bench (rebuilt from the newest result files)' });
   writeFileSync(join(BENCH_ROOT, 'bench', 'results', 'summary.md'), md);
+  updateReadme(md);
   process.stdout.write(md);
 }
