@@ -73,6 +73,18 @@ export function renderSummary(f: RunFiles, opts: { command: string; quick?: bool
     lines.push(`| group | ${phases.map((p: any) => p.name).join(' | ')} |`, `|---|${phases.map(() => '---:').join('|')}|`);
     for (const g of groups) lines.push(`| ${g} | ${phases.map((p: any) => num(((p.cpu_seconds[g] ?? 0) / p.rows) * 1e6, 1)).join(' | ')} |`);
     lines.push(`| machine busy (of all cores) | ${phases.map((p: any) => `${Math.round(p.machine_busy * 100)} %`).join(' | ')} |`);
+    // What the same work would reach on this machine with nobody else on it: CPU-bound, so the
+    // rate is at most cores ÷ (our CPU seconds per row), and one single-process group (the API
+    // with one process, one worker) at most one core.
+    const cores = f.ingest.machine?.cpus ?? 2;
+    const ours = (p: any) => Object.entries(p.cpu_seconds as Record<string, number>).filter(([g]) => g !== 'other' && g !== 'postgres (other dbs)').reduce((a, [, v]) => a + v, 0);
+    const idleBound = (p: any) => {
+      const perRow = ours(p) / p.rows;
+      const single = Math.max(...['api', 'worker'].map((g) => (p.cpu_seconds[g] ?? 0) / p.rows / (g === 'api' ? (f.ingest.params.api_processes ?? 1) : 1)));
+      return Math.min(cores / perRow, single > 0 ? 1 / single : Infinity);
+    };
+    lines.push(`| this benchmark's own CPU s per 1M rows (all groups but other people's) | ${phases.map((p: any) => num((ours(p) / p.rows) * 1e6, 1)).join(' | ')} |`);
+    lines.push(`| **bound on this machine with nobody else on it** (${cores} cores ÷ own CPU per row; one process ≤ 1 core) | ${phases.map((p: any) => `**${int(idleBound(p))} rows/s**`).join(' | ')} |`);
     lines.push(`| POST latency p50 / p99 ms | ${phases.map((p: any) => `${num(p.latency_ms.p50, 0)} / ${num(p.latency_ms.p99, 0)}`).join(' | ')} |`);
     lines.push(`| job payload in Redis, mean KiB | ${phases.map((p: any) => num(p.jobs.payload_bytes_mean / 1024, 1)).join(' | ')} |`);
     lines.push(`| counts added / changed / unchanged / removed | ${phases.map((p: any) => `${int(p.counts.added)} / ${int(p.counts.changed)} / ${int(p.counts.unchanged)} / ${int(p.counts.removed)}`).join(' | ')} |`);
@@ -83,6 +95,10 @@ export function renderSummary(f: RunFiles, opts: { command: string; quick?: bool
   if (hb) {
     lines.push('## Heartbeats', '');
     lines.push(`${int(hb.requests)} requests in ${num(hb.seconds, 2)} s: p50 ${num(hb.latency_ms.p50, 2)} ms, p90 ${num(hb.latency_ms.p90, 2)} ms, p99 ${num(hb.latency_ms.p99, 2)} ms, max ${num(hb.latency_ms.max, 1)} ms; statuses ${JSON.stringify(hb.statuses)}. CPU seconds over the run: ${Object.entries(f.heartbeat.cpu_seconds ?? {}).map(([k, v]) => `${k} ${num(v as number, 1)}`).join(', ')}; machine ${Math.round((f.heartbeat.machine_busy ?? 0) * 100)} % busy.`);
+    const hbCpu = Object.entries((f.heartbeat.cpu_seconds ?? {}) as Record<string, number>).filter(([g]) => g !== 'other' && g !== 'postgres (other dbs)').reduce((a, [, v]) => a + v, 0);
+    const apiCpu = (f.heartbeat.cpu_seconds?.api ?? 0) as number;
+    const cores = f.heartbeat.machine?.cpus ?? 2;
+    if (hbCpu > 0) lines.push(`Per request: ${num((apiCpu / hb.requests) * 1e6, 0)} µs of API CPU, ${num((hbCpu / hb.requests) * 1e6, 0)} µs of this benchmark's CPU in all (API, Redis, client, sweeps), so **${int(cores / (hbCpu / hb.requests))} req/s is the bound on this machine with nobody else on it**; the API's share is Node's HTTP server, express routing and per-request logging (CPU profile: \`BENCH_CPU_PROF=/tmp/prof npm run bench:heartbeat\`), not the heartbeat's own work (one Redis call).`);
     const c = f.heartbeat.stored_check;
     lines.push(`Stored check: **${c?.ok ? 'ok' : 'MISMATCH'}** — after a heartbeat-expiry sweep PostgreSQL's last_seen covers the run for ${c?.flushed}/${c?.hosts} hosts, ${c?.online} online.`, '');
   }
