@@ -49,7 +49,9 @@ export const JOBS = {
     queue: 'reconcile',
     name: 'apply-report',
     schema: reconcilePayloadSchema,
-    retry: standardRetry,
+    // A payload can be a 1 MiB inventory and Redis must not evict: a completed job is dropped at
+    // once (its outcome is in inventory_reports); failed ones are kept, fewer.
+    retry: { ...standardRetry, removeOnComplete: { age: 0, count: 0 }, removeOnFail: { age: 7 * 24 * 3600, count: 1000 } },
     // One job per report chunk; a re-sent chunk is the same job while it is kept.
     jobId: (p) => `inv-${p.system_id}-${p.report_id}-${p.chunk_index}`,
   } satisfies JobDefinition<ReconcilePayload> as JobDefinition<ReconcilePayload>,
