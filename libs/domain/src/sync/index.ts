@@ -45,6 +45,14 @@ export {
   type RemedyStrategy,
   type RemedyPlan,
   type RemedyInput,
+  type RemedyFields,
+  type PlanCommandFields,
+  type PlanStep,
+  type CommandStage,
+  planSteps,
+  planCommands,
+  stepCommandLine,
+  transferPipeline,
 } from './commands.js';
 export {
   conflictFromVerdict,
