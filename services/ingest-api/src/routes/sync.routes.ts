@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import {
   addGroupMembersSchema,
   createSyncGroupSchema,
+  instructionCommandFieldsToJson,
   instructionStatusSchema,
   updateSyncGroupSchema,
   type InstructionStatusBody,
@@ -43,6 +44,8 @@ export function instructionToJson(i: InstructionRow) {
     kind: i.kind,
     ...(i.strategy ? { strategy: i.strategy } : {}),
     sync_group_id: i.group_id,
+    // Every field the commands are made of, so the agent can rebuild them instead of running text.
+    ...(p.transferMode ? instructionCommandFieldsToJson(p) : {}),
     source_system_id: i.source_system_id,
     target_system_id: i.target_system_id,
     pool: p.pool,
@@ -180,7 +183,8 @@ export function syncRoutes(deps: ApiDeps): Router {
     const groupId = optionalUuidQuery(req, 'sync_group_id');
     const diagnostics = req.query.include_diagnostics === 'true' || req.query.include_diagnostics === '1';
     // Only the host itself leases what it is handed; an operator looking does not take plans away.
-    const handed = await deps.instructions.handOut(systemId, { groupId, leaseSeconds: deps.config.instructionLeaseSeconds, lease: who.kind === 'host' });
+    // `lease=false` lets a host look without taking (the agent's --dry-run).
+    const handed = await deps.instructions.handOut(systemId, { groupId, leaseSeconds: deps.config.instructionLeaseSeconds, lease: who.kind === 'host' && req.query.lease !== 'false' });
     const incoming = await deps.instructions.incoming(systemId, groupId);
     const answer: Record<string, unknown> = {
       system_id: systemId,
