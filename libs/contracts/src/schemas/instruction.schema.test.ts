@@ -12,6 +12,7 @@ const fields: PlanCommandFields = {
   targetDataset: 'home/alice',
   startingSnapshot: 'daily 1',
   startingKind: 'snapshot',
+  initialSnapshot: null,
   endingSnapshot: 'daily 2',
   resumeToken: null,
   sourceSshHostname: 'nas.example',
@@ -27,7 +28,8 @@ const fields: PlanCommandFields = {
 
 test('command fields survive the wire unchanged, and rebuild the same commands', (t) => {
   const remedy: PlanCommandFields = { ...fields, remedy: { strategy: 'rollback_target', abortResumableReceive: true, rollbackTo: 'daily 1', destroyTargetSnapshots: false, renameSuffix: null } };
-  for (const f of [fields, remedy, { ...fields, transferMode: 'pull' as const }]) {
+  const seed: PlanCommandFields = { ...fields, startingSnapshot: null, startingKind: null, initialSnapshot: 'daily 0' };
+  for (const f of [fields, remedy, seed, { ...fields, transferMode: 'pull' as const }]) {
     const commands = planCommands(f);
     const wire = JSON.parse(JSON.stringify({ instruction_id: 'x', status: 'offered', ...instructionCommandFieldsToJson(f), commands }));
     const back = instructionCommandFieldsFromJson(wire);

@@ -23,7 +23,7 @@ export const instructionCommandFieldsSchema = {
   additionalProperties: true,
   required: [
     'transfer_mode', 'source_system_id', 'target_system_id', 'pool', 'dataset_path', 'target_pool', 'target_dataset_path',
-    'starting_snapshot', 'starting_kind', 'ending_snapshot', 'resume_token',
+    'starting_snapshot', 'starting_kind', 'initial_snapshot', 'ending_snapshot', 'resume_token',
     'source_ssh_hostname', 'source_ssh_user', 'source_ssh_port', 'target_ssh_hostname', 'target_ssh_user', 'target_ssh_port',
     'send_options', 'receive_options', 'remedy', 'commands',
   ],
@@ -37,6 +37,7 @@ export const instructionCommandFieldsSchema = {
     target_dataset_path: { type: 'string', maxLength: 255 },
     starting_snapshot: nullableName,
     starting_kind: { enum: ['snapshot', 'bookmark', null] },
+    initial_snapshot: nullableName,
     ending_snapshot: nullableName,
     resume_token: { anyOf: [{ type: 'string', minLength: 1, maxLength: 8192 }, { type: 'null' }] },
     source_ssh_hostname: nullableHost,
@@ -88,6 +89,7 @@ export interface InstructionCommandFieldsJson {
   target_dataset_path: string;
   starting_snapshot: string | null;
   starting_kind: 'snapshot' | 'bookmark' | null;
+  initial_snapshot: string | null;
   ending_snapshot: string | null;
   resume_token: string | null;
   source_ssh_hostname: string | null;
@@ -120,6 +122,7 @@ export function instructionCommandFieldsToJson(f: PlanCommandFields): Instructio
     target_dataset_path: f.targetDataset,
     starting_snapshot: f.startingSnapshot,
     starting_kind: f.startingKind,
+    initial_snapshot: f.initialSnapshot,
     ending_snapshot: f.endingSnapshot,
     resume_token: f.resumeToken,
     source_ssh_hostname: f.sourceSshHostname,
@@ -154,6 +157,7 @@ export function instructionCommandFieldsFromJson(json: unknown): Validation<Plan
       targetDataset: j.target_dataset_path,
       startingSnapshot: j.starting_snapshot,
       startingKind: j.starting_kind,
+      initialSnapshot: j.initial_snapshot,
       endingSnapshot: j.ending_snapshot,
       resumeToken: j.resume_token,
       sourceSshHostname: j.source_ssh_hostname,

@@ -303,14 +303,38 @@ test('rollback without a base is refused', (t) => {
   t.throws(() => remedy('force_receive', 'push', target), { instanceOf: PlanError });
 });
 
+test('plans name their kind: full, incremental, resume', (t) => {
+  t.is(plan(S([a!, b!]), absent('T'))!.kind, 'full');
+  t.is(plan(S([a!, b!, c!]), T([a!]))!.kind, 'incremental');
+  t.is(plan(S([a!, b!, c!]), T([a!], { receiveResumeToken: '1-abc-def-12' }))!.kind, 'resume');
+});
+
+test('initial_replication "all": the oldest eligible snapshot in full, then -I to the newest, in one plan', (t) => {
+  const p = plan(S([a!, b!, c!]), absent('T'), { initialReplication: 'all' })!;
+  t.is(p.kind, 'full');
+  t.deepEqual(p.commands, [
+    "zfs send -c tank/data@auto-0 | ssh -p 2222 backup@dst.example.net 'zfs receive -s tank/data'",
+    "zfs send -c -I tank/data@auto-0 tank/data@auto-2 | ssh -p 2222 backup@dst.example.net 'zfs receive -s tank/data'",
+  ]);
+  t.like(p, { initialSnapshot: 'auto-0', endingSnapshot: 'auto-2', snapshotCount: 3, startingSnapshot: null });
+  // The oldest *eligible* one: a snapshot the pattern refuses is not where the history starts.
+  const q = plan(S([snap('manual-x', 3 * 3600), a!, b!, c!]), absent('T'), { initialReplication: 'all', snapshotPattern: '^auto-' })!;
+  t.like(q, { initialSnapshot: 'auto-0', snapshotCount: 3 });
+  // One eligible snapshot: just the full send. A seeded target: a normal incremental.
+  t.deepEqual(plan(S([a!]), absent('T'), { initialReplication: 'all' })!.commands.length, 1);
+  t.like(plan(S([a!, b!, c!]), T([a!]), { initialReplication: 'all' })!, { kind: 'incremental', initialSnapshot: null });
+  // most_recent (the default): the newest only.
+  t.like(plan(S([a!, b!, c!]), absent('T'))!, { initialSnapshot: null, endingSnapshot: 'auto-2', snapshotCount: 1 });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Instruction fields → commands (what the agent rebuilds and compares)
 
 /** Only the command fields of a plan, as the agent receives them. */
 function fieldsOf(p: PlanCommandFields): PlanCommandFields {
-  const { transferMode, sourceSystemId, targetSystemId, pool, dataset, targetPool, targetDataset, startingSnapshot, startingKind, endingSnapshot, resumeToken } = p;
+  const { transferMode, sourceSystemId, targetSystemId, pool, dataset, targetPool, targetDataset, startingSnapshot, startingKind, initialSnapshot, endingSnapshot, resumeToken } = p;
   const { sourceSshHostname, sourceSshUser, sourceSshPort, targetSshHostname, targetSshUser, targetSshPort, sendOptions, receiveOptions, remedy } = p;
-  return JSON.parse(JSON.stringify({ transferMode, sourceSystemId, targetSystemId, pool, dataset, targetPool, targetDataset, startingSnapshot, startingKind, endingSnapshot, resumeToken, sourceSshHostname, sourceSshUser, sourceSshPort, targetSshHostname, targetSshUser, targetSshPort, sendOptions, receiveOptions, remedy }));
+  return JSON.parse(JSON.stringify({ transferMode, sourceSystemId, targetSystemId, pool, dataset, targetPool, targetDataset, startingSnapshot, startingKind, initialSnapshot, endingSnapshot, resumeToken, sourceSshHostname, sourceSshUser, sourceSshPort, targetSshHostname, targetSshUser, targetSshPort, sendOptions, receiveOptions, remedy }));
 }
 
 test('every plan is its fields run through planCommands (transfers and remedies, push and pull)', (t) => {
@@ -321,6 +345,8 @@ test('every plan is its fields run through planCommands (transfers and remedies,
     plan(S([a!, c!], { bookmarks: [b!] }), T([a!, b!]))!,
     plan(S([a!, b!]), T([a!], { receiveResumeToken: '1-ab-cd' }))!,
     plan(S([a!, b!]), T([a!]), { sendOptions: { compressed: true, raw: true }, receiveOptions: { resumable: true, unmounted: true } })!,
+    plan(S([a!, b!, c!]), absent('T'), { initialReplication: 'all' })!,
+    plan(S([a!, b!, c!]), absent('T'), { initialReplication: 'all', transferMode: 'pull' })!,
     ...(['rollback_target', 'force_receive', 'full_resend', 'rename_target'] as const).flatMap((s) => [remedy(s), remedy(s, 'pull')]),
     remedy('rollback_target', 'push', T([a!, b!, snap('local', 10)], { receiveResumeToken: '1-aa-bb' })),
   ];
@@ -355,6 +381,7 @@ test('fields that no plan of the witness would carry are refused, not built', (t
     ['full_resend from a base', { remedy: { strategy: 'full_resend', abortResumableReceive: false, rollbackTo: null, destroyTargetSnapshots: true, renameSuffix: null } }],
     ['rename with a hostile suffix', { startingSnapshot: null, startingKind: null, remedy: { strategy: 'rename_target', abortResumableReceive: false, rollbackTo: null, destroyTargetSnapshots: false, renameSuffix: 'x/../../y' } }],
     ['remedy with a token', { resumeToken: '1-ab-cd', remedy: { strategy: 'rollback_target', abortResumableReceive: false, rollbackTo: 'auto-0', destroyTargetSnapshots: false, renameSuffix: null } }],
+    ['a seed from a base', { initialSnapshot: 'auto-0' }],
     ['unknown strategy', { remedy: { strategy: 'format_disk' as 'full_resend', abortResumableReceive: false, rollbackTo: null, destroyTargetSnapshots: false, renameSuffix: null } }],
   ];
   for (const [why, change] of refused) t.throws(() => planSteps({ ...base, ...change }), { instanceOf: PlanError }, why);

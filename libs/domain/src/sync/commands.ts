@@ -12,7 +12,7 @@ import { shellJoin } from '../shell-quote.js';
 import { joinDatasetPath, parseZfsName } from '../zfs/zfs-name.js';
 import { orderSnapshots } from './order.js';
 import type { PlannedLink } from './topology.js';
-import type { HostDatasetView, LinkVerdict, MemberConnection, SyncGroupPolicy, TransferMode } from './types.js';
+import type { HostDatasetView, LinkVerdict, MemberConnection, SnapshotRef, SyncGroupPolicy, TransferMode } from './types.js';
 
 /** A plan cannot be built from the given data (bad names, missing ssh details, wrong verdict). */
 export class PlanError extends Error {
@@ -179,6 +179,11 @@ export interface PlanCommandFields {
   /** null for a full send. */
   startingSnapshot: string | null;
   startingKind: 'snapshot' | 'bookmark' | null;
+  /**
+   * initial_replication "all": the oldest eligible snapshot, sent in full first; the plan then
+   * sends `-I` from it to the end. null otherwise.
+   */
+  initialSnapshot: string | null;
   /** null only for a remedy that transfers nothing (a rollback with nothing newer to send). */
   endingSnapshot: string | null;
   /** `zfs send -t TOKEN` resumes an interrupted receive instead of the send above. */
@@ -245,6 +250,9 @@ export function planSteps(f: PlanCommandFields): PlanStep[] {
   if (f.transferMode !== 'push' && f.transferMode !== 'pull') throw new PlanError('transfer_mode must be push or pull');
   if ((f.startingSnapshot === null) !== (f.startingKind === null)) throw new PlanError('a starting snapshot needs its kind (snapshot or bookmark), and only then');
   if (f.startingKind !== null && f.startingKind !== 'snapshot' && f.startingKind !== 'bookmark') throw new PlanError('starting_kind must be snapshot or bookmark');
+  if (f.initialSnapshot !== null && (f.startingSnapshot !== null || f.resumeToken !== null || f.remedy !== null || f.endingSnapshot === null)) {
+    throw new PlanError('an initial snapshot only starts a full seed: no base, no resume token, no remedy');
+  }
   const steps: PlanStep[] = [];
   const targetFull = zfsName(f.targetPool, f.targetDataset);
   const onTarget = (argv: string[]): PlanStep => [f.transferMode === 'push' ? sshStage(connectionOf(f, 'target'), argv) : argv];
@@ -260,19 +268,20 @@ export function planSteps(f: PlanCommandFields): PlanStep[] {
     throw new PlanError('a transfer needs an ending snapshot');
   }
   if (f.endingSnapshot !== null) {
-    steps.push(
-      transferPipeline({
-        mode: f.transferMode,
-        source: { pool: f.pool, dataset: f.dataset, connection: connectionOf(f, 'source') },
-        target: { pool: f.targetPool, dataset: f.targetDataset, connection: connectionOf(f, 'target') },
-        base: f.startingSnapshot === null ? null : { name: f.startingSnapshot, kind: f.startingKind! },
-        endName: f.endingSnapshot,
-        resumeToken: f.resumeToken,
-        sendOptions: f.sendOptions,
-        receiveOptions: f.receiveOptions,
-        force: r !== null && FORCED.has(r.strategy),
-      }),
-    );
+    const spec: TransferSpec = {
+      mode: f.transferMode,
+      source: { pool: f.pool, dataset: f.dataset, connection: connectionOf(f, 'source') },
+      target: { pool: f.targetPool, dataset: f.targetDataset, connection: connectionOf(f, 'target') },
+      base: f.startingSnapshot === null ? null : { name: f.startingSnapshot, kind: f.startingKind! },
+      endName: f.endingSnapshot,
+      resumeToken: f.resumeToken,
+      sendOptions: f.sendOptions,
+      receiveOptions: f.receiveOptions,
+      force: r !== null && FORCED.has(r.strategy),
+    };
+    // A seed of the whole history: the oldest snapshot in full, then -I from it to the end.
+    if (f.initialSnapshot !== null) steps.push(transferPipeline({ ...spec, endName: f.initialSnapshot }), transferPipeline({ ...spec, base: { name: f.initialSnapshot, kind: 'snapshot' } }));
+    else steps.push(transferPipeline(spec));
   }
   return steps;
 }
@@ -287,8 +296,11 @@ export function planCommands(f: PlanCommandFields): string[] {
 
 /** What a host is told to run for one link; fields mirror the instructions API. */
 export interface TransferPlan extends PlanCommandFields {
+  /** full: the target lacks the dataset; incremental: from the base; resume: `zfs send -t`. */
+  kind: 'full' | 'incremental' | 'resume';
   executorSystemId: string;
   startingGuid: string | null;
+  initialGuid: string | null;
   endingSnapshot: string;
   endingGuid: string | null;
   isIncremental: boolean;
@@ -323,6 +335,7 @@ function linkFields(link: PlannedLink, ctx: PlanContext): PlanCommandFields {
     targetDataset: link.dataset,
     startingSnapshot: verdict.base?.name ?? null,
     startingKind: verdict.base?.kind ?? null,
+    initialSnapshot: null,
     endingSnapshot: verdict.end?.name ?? null,
     resumeToken: link.resumeToken,
     sourceSshHostname: source.sshHostname,
@@ -337,17 +350,23 @@ function linkFields(link: PlannedLink, ctx: PlanContext): PlanCommandFields {
   };
 }
 
-/** The plan around command fields: ids, guids and counts from the link, commands from the fields. */
-function planOf(link: PlannedLink, fields: PlanCommandFields): Omit<TransferPlan, 'endingSnapshot'> & { endingSnapshot: string | null } {
+/**
+ * The plan around command fields: kind, ids, guids and counts from the link, commands from the
+ * fields (`seed`: the initial snapshot of an initial_replication "all" plan).
+ */
+function planOf(link: PlannedLink, fields: PlanCommandFields, seed: SnapshotRef | null = null): Omit<TransferPlan, 'endingSnapshot'> & { endingSnapshot: string | null } {
   const { verdict } = link;
   const incremental = fields.startingSnapshot !== null;
+  const transfers = fields.endingSnapshot !== null;
   return {
+    kind: fields.resumeToken !== null ? 'resume' : incremental && transfers ? 'incremental' : 'full',
     ...fields,
     executorSystemId: link.executorSystemId,
     startingGuid: incremental ? verdict.base?.guid ?? null : null,
-    endingGuid: fields.endingSnapshot !== null ? verdict.end?.guid ?? null : null,
-    isIncremental: incremental && fields.endingSnapshot !== null,
-    snapshotCount: fields.endingSnapshot === null ? 0 : incremental ? verdict.snapshotCount : 1,
+    initialGuid: seed?.guid ?? null,
+    endingGuid: transfers ? verdict.end?.guid ?? null : null,
+    isIncremental: incremental && transfers,
+    snapshotCount: !transfers ? 0 : seed ? link.seedSnapshotCount : !incremental || fields.resumeToken !== null ? 1 : verdict.snapshotCount,
     commands: planCommands(fields),
   };
 }
@@ -355,12 +374,20 @@ function planOf(link: PlannedLink, fields: PlanCommandFields): Omit<TransferPlan
 /**
  * The normal transfer for a link, or null when there is nothing to do (in sync, no eligible
  * snapshot) or the link needs an operator (diverged, no common base). Never contains `-F`.
- * Throws PlanError when names or ssh details are invalid.
+ * A new replica under initial_replication "all" gets its oldest eligible snapshot in full and
+ * then everything up to the end with `-I`, in one plan. Throws PlanError when names or ssh
+ * details are invalid.
  */
 export function buildTransferPlan(link: PlannedLink, ctx: PlanContext): TransferPlan | null {
   const { verdict } = link;
   if (!['behind', 'out_of_sync', 'not_seeded'].includes(verdict.verdict) || !verdict.end) return null;
-  return planOf(link, linkFields(link, ctx)) as TransferPlan;
+  const fields = linkFields(link, ctx);
+  const seed = fields.resumeToken === null && fields.startingSnapshot === null && link.seedFrom && !sameRef(link.seedFrom, verdict.end) ? link.seedFrom : null;
+  return planOf(link, { ...fields, initialSnapshot: seed?.name ?? null }, seed) as TransferPlan;
+}
+
+function sameRef(a: SnapshotRef, b: SnapshotRef): boolean {
+  return a.guid !== null && b.guid !== null ? a.guid === b.guid : a.name === b.name;
 }
 
 // ---------------------------------------------------------------------------------------------
