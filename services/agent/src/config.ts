@@ -89,7 +89,7 @@ export const AGENT_KEYS: readonly KeySpec[] = [
   { key: 'ca_file', kind: 'string', default: null, doc: 'PEM file of the CA that signed the witness certificate', check: (v: string) => (existsSync(v) ? null : `file ${v} does not exist`) },
   { key: 'http_timeout_seconds', kind: 'integer', default: 30, min: 1, max: 3600, doc: 'Timeout of one request to the witness' },
   { key: 'http_retries', kind: 'integer', default: 4, min: 0, max: 20, doc: 'Retries (with backoff and jitter) of a failed request' },
-  { key: 'report_chunk_size', kind: 'integer', default: 10_000, min: 100, max: 100_000, doc: 'Snapshots per inventory request' },
+  { key: 'report_chunk_size', kind: 'integer', default: 5_000, min: 100, max: 100_000, doc: 'Snapshots per inventory request' },
   { key: 'report_wait_seconds', kind: 'integer', default: 120, min: 0, max: 3600, doc: 'How long report waits for the witness to apply the inventory' },
   { key: 'progress_interval_seconds', kind: 'integer', default: 30, min: 1, max: 3600, doc: 'How often a running transfer reports its progress (renews its lease)' },
   { key: 'listing_cache_max_age_seconds', kind: 'integer', default: 3600, min: 0, max: 604_800, doc: 'A full zfs listing at least this often even when snapshots_changed says nothing changed; 0: always' },

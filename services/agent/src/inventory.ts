@@ -12,12 +12,13 @@
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { datasetSelected, isPlausibleResumeToken, parseZfsListLine, parseZfsName, TsvLineError, type ZfsListLine } from '@zfs-sync/domain';
 import type { AgentConfig } from './config.js';
 import { writePrivateFile } from './credentials.js';
 import { AgentError, EXIT } from './exit-codes.js';
+import { readLines } from './lines.js';
 import type { Logger } from './log.js';
+import { relieveMemory } from './memory.js';
 import { ZfsCommandError, zfsLines } from './zfs-process.js';
 
 export const SNAPSHOT_COLUMNS = 'name,guid,createtxg,creation,used,referenced';
@@ -111,7 +112,7 @@ class SpoolWriter {
     this.#out = createWriteStream(path, { mode: 0o600 });
   }
   async write(line: string): Promise<void> {
-    this.lines++;
+    if (++this.lines % 20_000 === 0) relieveMemory();
     if (!this.#out.write(`${line}\n`)) await once(this.#out, 'drain');
   }
   async close(): Promise<void> {
@@ -122,9 +123,8 @@ class SpoolWriter {
 
 /** Read a spool back line by line (checked again: a cache file may be from an older agent). */
 export async function* readSpool(path: string): AsyncGenerator<ZfsListLine> {
-  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
   let n = 0;
-  for await (const line of lines) {
+  for await (const line of readLines(createReadStream(path))) {
     const row = parseZfsListLine(line, ++n);
     if (row) yield row;
   }
@@ -168,7 +168,7 @@ export async function listInventory(config: AgentConfig, log: Logger, only?: Rea
       const changedNames = new Set(toList);
       const unchanged = new Set(datasets.filter((d) => !changedNames.has(d.name)).map((d) => d.name));
       let n = 0;
-      for await (const line of createInterface({ input: createReadStream(join(cacheDir, CACHE_SPOOL)), crlfDelay: Infinity })) {
+      for await (const line of readLines(createReadStream(join(cacheDir, CACHE_SPOOL)))) {
         const row = parseZfsListLine(line, ++n);
         if (row && unchanged.has(row.fullName.slice(0, row.fullName.length - row.name.length - 1))) await spool.write(line);
       }

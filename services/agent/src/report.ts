@@ -11,6 +11,7 @@ import { writePrivateFile } from './credentials.js';
 import { AgentError, EXIT } from './exit-codes.js';
 import { discard, keepAsCache, listInventory, readSpool, type Listing } from './inventory.js';
 import type { Logger } from './log.js';
+import { relieveMemory } from './memory.js';
 import { AGENT_VERSION } from './version.js';
 import { WitnessRefusal, type WitnessClient } from './witness.js';
 
@@ -44,13 +45,17 @@ export function nextGeneration(stateDir: string): number {
   return next;
 }
 
+/**
+ * One dataset of a chunk, kept as JSON text: a chunk's rows never become an object graph, which
+ * keeps the garbage (and so the peak memory) of a 300,000-snapshot report small.
+ */
 type DatasetEntry = {
-  pool: string;
-  dataset: string;
-  receive_resume_token?: string | null;
-  snapshots: Array<Record<string, unknown>>;
-  bookmarks: Array<Record<string, unknown>>;
+  head: string;
+  snapshots: string[];
+  bookmarks: string[];
 };
+
+const q = JSON.stringify;
 
 /** Send a listing as one report (chunked); returns once the witness applied it or report_wait_seconds passed. */
 export async function sendListing(ctx: AgentContext, listing: Listing, opts: { complete: boolean }): Promise<ReportOutcome> {
@@ -67,21 +72,16 @@ export async function sendListing(ctx: AgentContext, listing: Listing, opts: { c
   const entry = (pool: string, dataset: string) => {
     const key = `${pool}/${dataset}`;
     let e = current.get(key);
-    if (!e) current.set(key, (e = { pool, dataset, snapshots: [], bookmarks: [] }));
+    if (!e) current.set(key, (e = { head: `"pool":${q(pool)},"dataset":${q(dataset)}`, snapshots: [], bookmarks: [] }));
     return e;
   };
   // Every dataset (with its resume token, or null to clear one) goes in the first chunk, so
   // datasets without snapshots are reported too and each token is sent exactly once.
-  for (const d of listing.datasets) entry(d.pool, d.path).receive_resume_token = d.token;
+  for (const d of listing.datasets) entry(d.pool, d.path).head += `,"receive_resume_token":${q(d.token)}`;
 
   const post = async () => {
-    const body = {
-      report_id: reportId,
-      generation,
-      complete: opts.complete,
-      ...(chunkCount > 1 ? { chunk: { index, count: chunkCount } } : {}),
-      datasets: [...current.values()],
-    };
+    const datasets = [...current.values()].map((e) => `{${e.head},"snapshots":[${e.snapshots.join(',')}],"bookmarks":[${e.bookmarks.join(',')}]}`);
+    const body = `{"report_id":${q(reportId)},"generation":${generation},"complete":${opts.complete}${chunkCount > 1 ? `,"chunk":{"index":${index},"count":${chunkCount}}` : ''},"datasets":[${datasets.join(',')}]}`;
     let answer;
     try {
       answer = await witness.postInventory(body);
@@ -90,16 +90,19 @@ export async function sendListing(ctx: AgentContext, listing: Listing, opts: { c
       throw err;
     }
     if (answer.status === 'superseded') superseded = true;
-    log.debug('inventory chunk sent', { report_id: reportId, chunk: `${index + 1}/${chunkCount}`, datasets: body.datasets.length });
+    log.debug('inventory chunk sent', { report_id: reportId, chunk: `${index + 1}/${chunkCount}`, datasets: datasets.length, rss_mib: Math.round(process.memoryUsage.rss() / 1048576) });
     index++;
     current = new Map();
     inChunk = 0;
+    relieveMemory();
   };
 
   for await (const row of readSpool(listing.spool)) {
     const e = entry(row.pool, row.dataset);
-    if (row.kind === 'snapshot') e.snapshots.push({ name: row.name, guid: row.guid, createtxg: row.createtxg, creation: row.creation, used: row.used, referenced: row.referenced });
-    else e.bookmarks.push({ name: row.name, guid: row.guid, createtxg: row.createtxg, creation: row.creation });
+    // guid, createtxg and sizes stay decimal strings: uint64 never passes through a JS number.
+    const common = `"name":${q(row.name)},"guid":"${row.guid}","createtxg":"${row.createtxg}","creation":${row.creation}`;
+    if (row.kind === 'snapshot') e.snapshots.push(`{${common},"used":"${row.used}","referenced":"${row.referenced}"}`);
+    else e.bookmarks.push(`{${common}}`);
     if (++inChunk === config.reportChunkSize && index < chunkCount - 1) {
       await post();
       if (superseded) break;
@@ -144,6 +147,7 @@ export async function heartbeat(ctx: AgentContext, extra: Record<string, unknown
 /** The `report` command. */
 export async function report(ctx: AgentContext): Promise<ReportOutcome> {
   const listing = await listInventory(ctx.config, ctx.log);
+  ctx.log.debug('listed', { lines: listing.lines, mode: listing.mode, peak_rss_mib: peakRssMiB() });
   let outcome: ReportOutcome;
   try {
     outcome = await sendListing(ctx, listing, { complete: true });

@@ -115,8 +115,9 @@ export class WitnessClient {
     return this.request('POST', `systems/${this.systemId}/heartbeat`, { json: body });
   }
 
-  postInventory(body: Record<string, unknown>): Promise<{ status: string; report_id: string }> {
-    return this.request('POST', `systems/${this.systemId}/inventory`, { json: body });
+  /** One inventory chunk, already serialised (see report.ts). */
+  postInventory(body: string): Promise<{ status: string; report_id: string }> {
+    return this.request('POST', `systems/${this.systemId}/inventory`, { body, headers: { 'content-type': 'application/json' } });
   }
 
   reportStatus(reportId: string): Promise<{ status: string; counts?: Record<string, number>; error?: string }> {

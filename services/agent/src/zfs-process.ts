@@ -1,7 +1,7 @@
 /** Running `zfs` (read-only listings) with its output streamed line by line. */
 import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { AgentError, EXIT } from './exit-codes.js';
+import { readLines } from './lines.js';
 
 /** `zfs …` exited non-zero; `stderr` holds what it said. */
 export class ZfsCommandError extends Error {
@@ -42,12 +42,11 @@ export async function zfsLines(zfsPath: string, args: readonly string[], onLine:
   );
   spawned.catch(() => {});
   const exited = new Promise<number>((resolve) => child.once('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
-  const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
   let n = 0;
   try {
     await Promise.race([
       (async () => {
-        for await (const line of lines) await onLine(line, ++n);
+        for await (const line of readLines(child.stdout)) await onLine(line, ++n);
       })(),
       spawned,
     ]);

@@ -32,22 +32,24 @@ export interface PopulateOptions {
   firstCreation?: number;
 }
 
-/** Append `count` snapshots at once (one state write): for hosts with hundreds of thousands. */
-export function populate(stateDir: string, dataset: string, count: number, opts: PopulateOptions = {}): void {
+/** Append `count` snapshots to each dataset at once (one state write): for hosts with hundreds of thousands. */
+export function populate(stateDir: string, datasets: string | string[], count: number, opts: PopulateOptions = {}): void {
   withState(stateDir, (state) => {
-    const ds = getDataset(state, dataset);
-    const pool = dataset.split('/')[0]!;
-    let txg = BigInt(state.pools[pool]!.txg);
-    const start = opts.firstCreation ?? nowSeconds() - count;
-    const prefix = opts.prefix ?? 'auto-';
-    const offset = ds.snapshots.length;
-    for (let i = 0; i < count; i++) {
-      txg += 1n;
+    for (const dataset of typeof datasets === 'string' ? [datasets] : datasets) {
+      const ds = getDataset(state, dataset);
+      const pool = dataset.split('/')[0]!;
+      let txg = BigInt(state.pools[pool]!.txg);
+      const start = opts.firstCreation ?? nowSeconds() - count;
+      const prefix = opts.prefix ?? 'auto-';
+      const offset = ds.snapshots.length;
       const written = opts.written ?? 4096;
-      ds.snapshots.push({ name: `${prefix}${offset + i}`, guid: newGuid(), createtxg: txg.toString(), creation: start + i, written, used: written >> 2, referenced: ds.referenced + written * (i + 1), holds: [] });
+      for (let i = 0; i < count; i++) {
+        txg += 1n;
+        ds.snapshots.push({ name: `${prefix}${offset + i}`, guid: newGuid(), createtxg: txg.toString(), creation: start + i, written, used: written >> 2, referenced: ds.referenced + written * (i + 1), holds: [] });
+      }
+      state.pools[pool]!.txg = txg.toString();
+      markSnapshotsChanged(ds);
     }
-    state.pools[pool]!.txg = txg.toString();
-    markSnapshotsChanged(ds);
   });
 }
 

@@ -48,8 +48,13 @@ async function main(): Promise<number> {
 
 main().then((code) => {
   process.exitCode = code;
-  // Do not wait for an unread stdin (e.g. `zfs list` run with a pipe attached).
+  // Do not wait for an unread stdin (e.g. `zfs list` run with a pipe attached), but do wait until
+  // stdout and stderr are flushed: a pipe is written asynchronously, and exiting early cuts it.
   if (process.stdin.readable) process.stdin.pause();
-  process.stdout.end?.();
-  setImmediate(() => process.exit(code));
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
 });

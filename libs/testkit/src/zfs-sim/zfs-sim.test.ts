@@ -285,3 +285,11 @@ test('ssh: port, user and host are checked; the remote command runs in the other
   t.is(listed.stdout, 'backup/with space\n', listed.stderr);
   t.is((await sh(src, `ssh -p 2222 zsync@dst${id} 'echo $ZFS_SIM_HOST'`)).stdout.trim(), `dst${id}`);
 });
+
+test('a large listing arrives whole through a pipe (the process waits for its output to drain)', async (t) => {
+  const { src } = pair();
+  await src.zfsOk('create', 'tank/many');
+  src.populate('tank/many', 50_000);
+  const r = await sh(src, "zfs list -Hp -t snapshot -o name,guid,createtxg,creation,used,referenced -s createtxg | wc -l");
+  t.is(r.stdout.trim(), '50000');
+});

@@ -233,11 +233,13 @@ function collect(state: SimState, targets: string[], types: Set<ItemKind>, depth
   return result;
 }
 
+/** Compare two property values; numeric ones are canonical decimals (or `-`), compared without BigInt. */
 function compareValues(a: string, b: string, numeric: boolean): number {
   if (numeric) {
-    const na = a === '-' ? -1n : BigInt(a);
-    const nb = b === '-' ? -1n : BigInt(b);
-    return na < nb ? -1 : na > nb ? 1 : 0;
+    if (a === b) return 0;
+    if (a === '-') return -1;
+    if (b === '-') return 1;
+    if (a.length !== b.length) return a.length - b.length;
   }
   return a < b ? -1 : a > b ? 1 : 0;
 }
