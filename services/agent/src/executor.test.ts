@@ -3,18 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { planSteps, type PlanCommandFields } from '@zfs-sync/domain';
-import { SimFleet, type SimHost } from '@zfs-sync/testkit';
+import { simFleetPerFile, type SimHost } from '@zfs-sync/testkit';
 import { loadAgentConfig, type AgentConfig } from './config.js';
 import { runStep } from './executor.js';
 
-let fleet: SimFleet;
 let n = 0;
-test.before(async () => {
-  fleet = await SimFleet.create();
-});
-test.after.always(async () => {
-  await fleet?.cleanup();
-});
+const fleet = simFleetPerFile(test);
 
 function configFor(host: SimHost, extra: Record<string, string> = {}): AgentConfig {
   const file = join(mkdtempSync(join(tmpdir(), 'agent-exec-')), 'agent.yaml');
@@ -24,8 +18,8 @@ function configFor(host: SimHost, extra: Record<string, string> = {}): AgentConf
 
 async function pair() {
   const id = ++n;
-  const src = fleet.addHost(`xsrc${id}`, { pools: { tank: 10 } });
-  const dst = fleet.addHost(`xdst${id}`, { pools: { backup: 10 }, sshPort: 2200 });
+  const src = fleet().addHost(`xsrc${id}`, { pools: { tank: 10 } });
+  const dst = fleet().addHost(`xdst${id}`, { pools: { backup: 10 }, sshPort: 2200 });
   await src.zfsOk('create', 'tank/data');
   await src.snapshot('tank/data@a', 1000);
   await src.snapshot('tank/data@b', 300 * 1024);

@@ -2,21 +2,15 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { SimFleet, type SimHost } from '@zfs-sync/testkit';
+import { simFleetPerFile, type SimHost } from '@zfs-sync/testkit';
 import { loadAgentConfig, type AgentConfig } from './config.js';
 import { AgentError, EXIT } from './exit-codes.js';
 import { keepAsCache, listInventory, type Listing } from './inventory.js';
 import { createLogger } from './log.js';
 
-let fleet: SimFleet;
 let n = 0;
 const log = createLogger({ level: 'error', format: 'json' });
-test.before(async () => {
-  fleet = await SimFleet.create();
-});
-test.after.always(async () => {
-  await fleet?.cleanup();
-});
+const fleet = simFleetPerFile(test);
 
 function configFor(zfsPath: string, extra: Record<string, string> = {}): AgentConfig {
   const dir = mkdtempSync(join(tmpdir(), 'agent-inv-'));
@@ -25,7 +19,7 @@ function configFor(zfsPath: string, extra: Record<string, string> = {}): AgentCo
 }
 
 async function host(): Promise<SimHost> {
-  const h = fleet.addHost(`inv${++n}`, { pools: { tank: 10 } });
+  const h = fleet().addHost(`inv${++n}`, { pools: { tank: 10 } });
   for (const ds of ['tank/a', 'tank/b', 'tank/skip']) {
     await h.zfsOk('create', ds);
     await h.snapshot(`${ds}@1`);
@@ -74,9 +68,9 @@ test('without snapshots_changed (OpenZFS < 2.2) every listing is full', async (t
 
 test('a receive resume token is reported with its dataset; only the named datasets in a partial listing', async (t) => {
   const h = await host();
-  const dst = fleet.addHost(`inv-dst${n}`, { pools: { backup: 10 } });
+  const dst = fleet().addHost(`inv-dst${n}`, { pools: { backup: 10 } });
   await h.snapshot('tank/a@big', 400_000);
-  fleet.cutNextConnection(dst.hostname, 50_000);
+  fleet().cutNextConnection(dst.hostname, 50_000);
   const { run } = await import('@zfs-sync/testkit');
   await run('/bin/sh', ['-c', `zfs send tank/a@big | ssh ${dst.hostname} 'zfs receive -s backup/a'`], { env: h.env() });
   const l = await listInventory(configFor(dst.zfsPath), log, new Set(['backup/a']));

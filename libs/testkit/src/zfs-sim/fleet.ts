@@ -201,3 +201,24 @@ export class SimFleet {
     writeFileSync(join(this.dir, FLEET_FILE), JSON.stringify(fleet, null, 2));
   }
 }
+
+/** ava's hooks, as far as a fleet needs them. */
+interface FileHooks {
+  before: (fn: () => Promise<void>) => void;
+  after: { always: (fn: () => Promise<void>) => void };
+}
+
+/** One fleet for a test file: created before its tests, removed after them. */
+export function simFleetPerFile(test: FileHooks): () => SimFleet {
+  let fleet: SimFleet | undefined;
+  test.before(async () => {
+    fleet = await SimFleet.create();
+  });
+  test.after.always(async () => {
+    await fleet?.cleanup();
+  });
+  return () => {
+    if (!fleet) throw new Error('the fleet exists once the before hook ran');
+    return fleet;
+  };
+}

@@ -4,22 +4,16 @@
  * holds, resumable receives, listing format, and ssh between hosts.
  */
 import test from 'ava';
-import { SimFleet, run, type SimHost } from './fleet.js';
+import { run, simFleetPerFile, type SimHost } from './fleet.js';
 
-let fleet: SimFleet;
 let n = 0;
-test.before(async () => {
-  fleet = await SimFleet.create();
-});
-test.after.always(async () => {
-  await fleet?.cleanup();
-});
+const fleet = simFleetPerFile(test);
 
 /** A fresh source and target pair (different pools and txg bases, as on real hosts). */
 function pair(opts: { targetPort?: number; targetUsers?: string[] } = {}): { src: SimHost; dst: SimHost; id: number } {
   const id = ++n;
-  const src = fleet.addHost(`src${id}`, { pools: { tank: 1000 } });
-  const dst = fleet.addHost(`dst${id}`, { pools: { backup: 7 }, sshPort: opts.targetPort ?? 22, sshUsers: opts.targetUsers ?? null });
+  const src = fleet().addHost(`src${id}`, { pools: { tank: 1000 } });
+  const dst = fleet().addHost(`dst${id}`, { pools: { backup: 7 }, sshPort: opts.targetPort ?? 22, sshUsers: opts.targetUsers ?? null });
   return { src, dst, id };
 }
 
@@ -152,7 +146,7 @@ test('a cut resumable receive leaves a token; other receives are refused until i
   const { src, dst, id } = await seeded(['a'], { to: 1 });
   await src.snapshot('tank/data@b', 200_000);
   await src.snapshot('tank/data@c', 200_000);
-  fleet.cutNextConnection(`dst${id}`, 250_000);
+  fleet().cutNextConnection(`dst${id}`, 250_000);
   const cut = await sh(src, `zfs send -I tank/data@a tank/data@c | ssh dst${id} 'zfs receive -s backup/data'`);
   t.not(cut.code, 0);
   t.regex(cut.stderr, /checksum mismatch or incomplete stream\.\nPartially received snapshot is saved\./);
@@ -170,13 +164,13 @@ test('a cut resumable receive leaves a token; other receives are refused until i
   t.deepEqual(dst.snapshots('backup/data').map((s) => s.guid), src.snapshots('tank/data').map((s) => s.guid));
   t.is((await dst.zfsOk('list', '-Hp', '-o', 'receive_resume_token', 'backup/data')).trim(), '-');
   // An interrupted full receive creates the dataset with a token; -A removes it again.
-  fleet.cutNextConnection(`dst${id}`, 5_000);
+  fleet().cutNextConnection(`dst${id}`, 5_000);
   await sh(src, `zfs send tank/data@c | ssh dst${id} 'zfs receive -s backup/copy'`);
   t.regex((await dst.zfsOk('list', '-Hp', '-o', 'name,receive_resume_token', 'backup/copy')).trim(), /^backup\/copy\t1-/);
   await dst.zfsOk('receive', '-A', 'backup/copy');
   t.is(dst.dataset('backup/copy'), undefined);
   // Without -s a cut receive keeps nothing to resume.
-  fleet.cutNextConnection(`dst${id}`, 5_000);
+  fleet().cutNextConnection(`dst${id}`, 5_000);
   const plain = await sh(src, `zfs send tank/data@c | ssh dst${id} 'zfs receive backup/copy2'`);
   t.regex(plain.stderr, /checksum mismatch or incomplete stream\n/);
   t.is(dst.dataset('backup/copy2'), undefined);
