@@ -22,7 +22,7 @@ usage: zfs-sync-agent [--config FILE] [-v|--verbose] [-q|--quiet] [--log-json] C
 commands:
   report              send the complete snapshot inventory, then a heartbeat
   sync [--dry-run]    fetch this host's instructions and run them (--dry-run: print the commands, run nothing)
-  run [--dry-run]     report, then sync (what cron or the systemd timer runs)
+  run [--dry-run]     report, then sync (what cron or the systemd timer runs; --dry-run: only print what sync would run)
   daemon [--interval 5m]
                       run in a loop (±10 % jitter; backs off while the witness is unreachable)
   status [--json]     this host's links: direction, verdict, lag, conflicts

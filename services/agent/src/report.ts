@@ -140,13 +140,21 @@ export function peakRssMiB(): number {
   return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
 }
 
+/** CPU seconds this process used so far (user + system). */
+function cpuSeconds(): number {
+  const u = process.resourceUsage();
+  return Math.round((u.userCPUTime + u.systemCPUTime) / 100_000) / 10;
+}
+
 export async function heartbeat(ctx: AgentContext, extra: Record<string, unknown> = {}): Promise<void> {
   await ctx.witness.heartbeat({ agent_version: AGENT_VERSION, metadata: { hostname: ctx.config.hostname, platform: ctx.config.platform, node: process.version, ...extra } });
 }
 
 /** The `report` command. */
 export async function report(ctx: AgentContext): Promise<ReportOutcome> {
+  const started = Date.now();
   const listing = await listInventory(ctx.config, ctx.log);
+  const listedIn = (Date.now() - started) / 1000;
   ctx.log.debug('listed', { lines: listing.lines, mode: listing.mode, peak_rss_mib: peakRssMiB() });
   let outcome: ReportOutcome;
   try {
@@ -161,6 +169,9 @@ export async function report(ctx: AgentContext): Promise<ReportOutcome> {
     status: outcome.status,
     chunks: outcome.chunks,
     listing: outcome.mode,
+    listed_s: Math.round(listedIn * 10) / 10,
+    total_s: Math.round((Date.now() - started) / 100) / 10,
+    cpu_s: cpuSeconds(),
     peak_rss_mib: peakRssMiB(),
   });
   return outcome;

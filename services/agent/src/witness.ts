@@ -108,7 +108,7 @@ export class WitnessClient {
 
   /** Register this host with the enrollment token (never retried: a lost answer would lose the key). */
   register(body: Record<string, unknown>, enrollmentToken: string): Promise<{ id: string; api_key: string; hostname: string }> {
-    return this.request('POST', 'systems', { json: body, headers: { authorization: `Bearer ${enrollmentToken}`, 'x-api-key': undefined }, retry: { limit: 0 } });
+    return this.request('POST', 'systems', { json: body, headers: { authorization: `Bearer ${enrollmentToken}` }, retry: { limit: 0 } });
   }
 
   heartbeat(body: Record<string, unknown>): Promise<{ last_seen: string }> {
