@@ -15,4 +15,5 @@ export * from './sync/dataset-views.js';
 export * from './sync/link-engine.js';
 export * from './sync/instructions.repository.js';
 export * from './sync/remedies.repository.js';
+export * from './sync/protection.repository.js';
 export * from './transaction.js';

@@ -31,6 +31,17 @@ const groupFields = {
   },
   send_options: { type: 'object', additionalProperties: false, properties: { compressed: { type: 'boolean' }, raw: { type: 'boolean' } } },
   receive_options: { type: 'object', additionalProperties: false, properties: { resumable: { type: 'boolean' }, unmounted: { type: 'boolean' } } },
+  protection: {
+    anyOf: [
+      {
+        type: 'object',
+        additionalProperties: false,
+        required: ['min_copies'],
+        properties: { min_copies: { type: 'integer', minimum: 1, maximum: 1000 }, min_sites: { type: 'integer', minimum: 0, maximum: 1000 } },
+      },
+      { type: 'null' },
+    ],
+  },
 } as const;
 
 export const createSyncGroupSchema = { $id: 'CreateSyncGroup', type: 'object', additionalProperties: false, required: ['name'], properties: groupFields } as const;
@@ -53,6 +64,8 @@ export interface SyncGroupBody {
   target_pools?: Record<string, string>;
   send_options?: { compressed?: boolean; raw?: boolean };
   receive_options?: { resumable?: boolean; unmounted?: boolean };
+  /** How many hosts (min_copies) in how many sites (min_sites, default 1) must hold each dataset's newest eligible snapshot; null: no policy. */
+  protection?: { min_copies: number; min_sites?: number } | null;
 }
 
 export const addGroupMembersSchema = {

@@ -1,4 +1,4 @@
-import { hostNameString, metadataObject } from './common.schema.js';
+import { hostNameString, metadataObject, siteString } from './common.schema.js';
 
 export const CONNECTIVITY_STATUSES = ['unknown', 'online', 'offline'] as const;
 export type ConnectivityStatus = (typeof CONNECTIVITY_STATUSES)[number];
@@ -11,6 +11,7 @@ const systemFields = {
   ssh_user: { anyOf: [{ type: 'string', minLength: 1, maxLength: 32, format: 'posix-user' }, { type: 'null' }] },
   ssh_port: { type: 'integer', minimum: 1, maximum: 65535 },
   extra_metadata: metadataObject,
+  site: { anyOf: [siteString, { type: 'null' }] },
 } as const;
 
 export interface RegisterSystemBody {
@@ -21,6 +22,8 @@ export interface RegisterSystemBody {
   ssh_user?: string | null;
   ssh_port?: number;
   extra_metadata?: Record<string, unknown>;
+  /** Where the host stands (room, building, city): copies in different sites count toward a group's min_sites. */
+  site?: string | null;
 }
 export type UpdateSystemBody = Partial<RegisterSystemBody>;
 

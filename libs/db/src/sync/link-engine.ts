@@ -19,6 +19,7 @@ import {
 import { policyOf, type SyncGroupsRepository } from '../repositories/sync-groups.repository.js';
 import { withTransaction } from '../transaction.js';
 import { loadDatasetViews } from './dataset-views.js';
+import { lockGroupDataset, storeProtection } from './protection.repository.js';
 
 export const LIVE_STATUSES = ['pending', 'offered', 'started', 'succeeded', 'failed'] as const;
 
@@ -129,7 +130,7 @@ export async function recomputeGroupDataset(pool: pg.Pool, ctx: GroupContext, gr
   const memberIds = ctx.members.map((m) => m.systemId);
 
   return withTransaction(pool, async (client) => {
-    await client.query('select pg_advisory_xact_lock(hashtext($1))', [`links:${groupId}:${path}`]);
+    await lockGroupDataset(client, groupId, path);
     // Read the inventories only once the lock is held: a recompute that read them earlier could
     // otherwise commit a verdict older than the one a concurrent recompute already stored.
     const views: HostDatasetView[] = await loadDatasetViews(client, memberIds, path, ctx.targetPools);
@@ -268,6 +269,7 @@ export async function recomputeGroupDataset(pool: pg.Pool, ctx: GroupContext, gr
       [groupId, path, present, present.map((id) => syncStatusOf(targetStatus.get(id) ?? 'in_sync'))],
     );
     await client.query(`delete from sync_states where group_id = $1 and dataset = $2 and source = 'computed' and not (system_id = any($3::uuid[]))`, [groupId, path, present]);
+    await storeProtection(client, ctx, groupId, path, views, nowS);
     return result;
   });
 }

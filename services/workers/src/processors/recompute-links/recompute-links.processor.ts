@@ -1,4 +1,4 @@
-import { SyncGroupsRepository, datasetPathsOf, loadGroupContext, recomputeGroupDataset, type RecomputeResult } from '@zfs-sync/db';
+import { SyncGroupsRepository, datasetPathsOf, loadGroupContext, recomputeGroupDataset, refreshStaleProtection, type RecomputeResult } from '@zfs-sync/db';
 import { defineWorker } from '@zfs-sync/queue';
 import type { ProcessorDefinition } from '../../processor.js';
 
@@ -60,7 +60,8 @@ export const recomputeLinksProcessor: ProcessorDefinition = {
       },
     });
     // Time alone changes verdicts only through min_snapshot_age_seconds (a snapshot becomes old
-    // enough to send): such groups are recomputed on a schedule. upsertJobScheduler is idempotent
+    // enough to send): such groups are recomputed on a schedule. It also moves the protection
+    // view's day-old snapshot: those rows are refreshed one by one when due. upsertJobScheduler is idempotent
     // across replicas.
     const sweepWorker = defineWorker({
       key: 'syncSweep',
@@ -70,7 +71,9 @@ export const recomputeLinksProcessor: ProcessorDefinition = {
       handler: async () => {
         const { rows } = await deps.pool.query<{ id: string }>('select id from sync_groups where enabled and min_snapshot_age_seconds > 0');
         await deps.producer.enqueueBulk('recomputeGroup', rows.map((r) => ({ group_id: r.id, reason: 'periodic sweep (min_snapshot_age_seconds)' })));
-        return { groups: rows.length };
+        // Protection rows whose day-old snapshot moved with the clock (see assessProtection).
+        const protectionRefreshed = await refreshStaleProtection(deps.pool, (id) => loadGroupContext(groups, id));
+        return { groups: rows.length, protection_refreshed: protectionRefreshed };
       },
     });
     await deps.producer.scheduleEvery('syncSweep', 'sync-sweep', deps.config.syncSweepSeconds * 1000, {});
