@@ -16,4 +16,7 @@ export * from './sync/link-engine.js';
 export * from './sync/instructions.repository.js';
 export * from './sync/remedies.repository.js';
 export * from './sync/protection.repository.js';
+export * from './repositories/protection-queries.js';
+export * from './repositories/fleet-queries.js';
+export * from './repositories/link-queries.js';
 export * from './transaction.js';

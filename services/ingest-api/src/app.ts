@@ -5,6 +5,8 @@ import { hashKey } from './auth/credentials.js';
 import type { ApiDeps } from './deps.js';
 import { HttpProblem, errorHandler } from './http/problem.js';
 import { conflictRoutes } from './routes/conflicts.routes.js';
+import { fleetRoutes } from './routes/fleet.routes.js';
+import { linkViewRoutes } from './routes/link-views.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { inventoryRoutes } from './routes/inventory.routes.js';
 import { snapshotReadRoutes } from './routes/snapshot-read.routes.js';
@@ -49,6 +51,8 @@ export function createApp(deps: ApiDeps): Express {
   api.use(syncRoutes(deps));
   api.use(syncStateRoutes(deps));
   api.use(conflictRoutes(deps));
+  api.use(fleetRoutes(deps));
+  api.use(linkViewRoutes(deps));
   app.use(API_PREFIX, api);
 
   app.use((req, _res, next) => next(new HttpProblem(404, 'not-found', `no route ${req.method} ${req.path}`)));

@@ -3,6 +3,7 @@ import { QUEUE_NAMES } from '@zfs-sync/contracts';
 import { registerQueueMetrics } from '@zfs-sync/queue';
 import { createLogger } from '@zfs-sync/logger';
 import { createMetricsRegistry, handleShutdown, startOpsServer } from '@zfs-sync/runtime';
+import { registerProtectionMetrics } from './metrics/protection.metrics.js';
 import { startWorkers } from './start-workers.js';
 
 const config = loadConfigOrExit();
@@ -17,6 +18,7 @@ try {
 const registry = createMetricsRegistry('workers');
 const queueMetrics = registerQueueMetrics(registry, running.deps.producer, QUEUE_NAMES);
 for (const worker of running.workers) queueMetrics.observe(worker);
+registerProtectionMetrics(registry, running.deps.pool);
 const ops = await startOpsServer({ port: config.opsPort, registry, checks: running.checks });
 logger.info({ port: ops.port }, 'ops server on /metrics, /healthz, /readyz');
 

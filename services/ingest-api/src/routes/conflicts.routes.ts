@@ -5,6 +5,7 @@ import { PlanError, buildRemedyPlan, isDestructiveStrategy, planGroupLinks, reme
 import { requireAdmin } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
 import { jsonBody, validBody } from '../http/body.js';
+import { queryParams, setTotal } from '../http/query.js';
 import { HttpProblem, badRequest, conflict as conflictProblem, notFound } from '../http/problem.js';
 import { optionalUuidQuery, uuidParam } from './sync.routes.js';
 
@@ -58,10 +59,11 @@ export function conflictRoutes(deps: ApiDeps): Router {
     return s;
   };
 
-  async function list(groupId: string | null, status: string | null): Promise<ConflictRow[]> {
-    const { rows } = await deps.pool.query<ConflictRow>(
-      `select * from conflicts where ($1::uuid is null or group_id = $1) and ($2::text is null or status = $2) order by detected_at desc, id limit 1000`,
-      [groupId, status],
+  async function list(groupId: string | null, status: string | null, page = { limit: 1000, offset: 0 }): Promise<Array<ConflictRow & { total: string }>> {
+    const { rows } = await deps.pool.query<ConflictRow & { total: string }>(
+      `select *, count(*) over () as total from conflicts where ($1::uuid is null or group_id = $1) and ($2::text is null or status = $2)
+        order by detected_at desc, id limit $3 offset $4`,
+      [groupId, status, page.limit, page.offset],
     );
     return rows;
   }
@@ -74,7 +76,11 @@ export function conflictRoutes(deps: ApiDeps): Router {
 
   r.get('/conflicts', async (req, res) => {
     requireAdmin(res);
-    res.json((await list(optionalUuidQuery(req, 'sync_group_id'), statusQuery(req))).map(conflictToJson));
+    // limit/offset page the list (additive: without them, the newest 1,000); X-Total-Count tells the rest.
+    const page = queryParams(req, ['sync_group_id', 'status', 'limit', 'offset']).page(1000, 1000);
+    const rows = await list(optionalUuidQuery(req, 'sync_group_id'), statusQuery(req), page);
+    setTotal(res, rows.length ? Number(rows[0]!.total) : 0);
+    res.json(rows.map(conflictToJson));
   });
 
   r.get('/conflicts/sync-group/:id', async (req, res) => {

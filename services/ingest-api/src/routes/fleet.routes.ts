@@ -1,0 +1,58 @@
+import { Router } from 'express';
+import { QUEUE_NAMES } from '@zfs-sync/contracts';
+import { fleetOverview, fleetStatistics, listProtection } from '@zfs-sync/db';
+import { principalOf, requireReader } from '../auth/authenticate.js';
+import type { ApiDeps } from '../deps.js';
+import { queryParams } from '../http/query.js';
+import { unauthorized } from '../http/problem.js';
+
+const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed'] as const;
+
+/**
+ * Fleet-wide read views for operators and their tools (the dashboard reads these like any other
+ * client): who am I, the overview aggregate, statistics, and the protection view.
+ */
+export function fleetRoutes(deps: ApiDeps): Router {
+  const r = Router();
+
+  // What the presented credential may do, so a client can offer only what will work.
+  r.get('/whoami', (_req, res) => {
+    const p = principalOf(res);
+    if (p.kind === 'anonymous') throw unauthorized();
+    res.json({ kind: p.kind, ...(p.kind === 'host' ? { system_id: p.systemId } : {}), can_write: p.kind === 'admin' });
+  });
+
+  r.get('/overview', async (req, res) => {
+    requireReader(res);
+    queryParams(req, []);
+    const overview = await fleetOverview(deps.pool, deps.config.heartbeatTimeoutSeconds);
+    // Queue backlog from Redis; an outage leaves it null rather than failing the page.
+    const queues = await Promise.all(
+      QUEUE_NAMES.map(async (name) => {
+        const counts = await deps.producer.queue(name).getJobCounts(...QUEUE_STATES);
+        return [name, counts] as const;
+      }),
+    ).then(
+      (entries) => Object.fromEntries(entries),
+      () => null,
+    );
+    const backlog = queues ? Object.values(queues).reduce((a, c) => a + (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0), 0) : null;
+    res.json({ ...overview, queues: { backlog, by_queue: queues }, generated_at: new Date().toISOString() });
+  });
+
+  r.get('/statistics/fleet', async (req, res) => {
+    requireReader(res);
+    const q = queryParams(req, ['days', 'top_pools']);
+    res.json(await fleetStatistics(deps.pool, q.int('days', 1, 365, 30), q.int('top_pools', 1, 100, 10)));
+  });
+
+  r.get('/protection', async (req, res) => {
+    requireReader(res);
+    const q = queryParams(req, ['sync_group_id', 'only_violations', 'limit', 'offset']);
+    const { limit, offset } = q.page(50, 500);
+    const page = await listProtection(deps.pool, { groupId: q.uuid('sync_group_id'), onlyViolations: q.bool('only_violations'), limit, offset });
+    res.json({ total: page.total, limit, offset, items: page.rows });
+  });
+
+  return r;
+}
