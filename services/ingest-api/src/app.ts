@@ -3,6 +3,7 @@ import { pinoHttp } from 'pino-http';
 import { authenticate } from './auth/authenticate.js';
 import { hashKey } from './auth/credentials.js';
 import type { ApiDeps } from './deps.js';
+import { dashboardRoutes } from './http/dashboard.js';
 import { HttpProblem, errorHandler } from './http/problem.js';
 import { conflictRoutes } from './routes/conflicts.routes.js';
 import { fleetRoutes } from './routes/fleet.routes.js';
@@ -54,6 +55,7 @@ export function createApp(deps: ApiDeps): Express {
   api.use(fleetRoutes(deps));
   api.use(linkViewRoutes(deps));
   app.use(API_PREFIX, api);
+  app.use(dashboardRoutes());
 
   app.use((req, _res, next) => next(new HttpProblem(404, 'not-found', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.logger));

@@ -164,3 +164,27 @@ export async function fleetStatistics(db: Queryable, days: number, topPools: num
     top_pools: pools.rows,
   };
 }
+
+/** A system's datasets with their snapshot counts and newest snapshot, one page at a time. */
+export async function systemDatasets(db: Queryable, systemId: string, limit: number, offset: number) {
+  const { rows } = await db.query(
+    `select d.pool, d.path as dataset, d.last_seen, count(*) over () as total,
+            (select count(*)::int from snapshots s where s.dataset_id = d.id and s.kind = 'snapshot') as snapshot_count,
+            (select max(s.creation) from snapshots s where s.dataset_id = d.id and s.kind = 'snapshot') as newest_snapshot_at
+       from datasets d
+      where d.system_id = $1 and d.gone_at is null
+      order by d.pool, d.path
+      limit $2 offset $3`,
+    [systemId, limit, offset],
+  );
+  return {
+    total: rows.length ? Number(rows[0].total) : 0,
+    items: rows.map((r) => ({
+      pool: r.pool,
+      dataset: r.dataset,
+      snapshot_count: r.snapshot_count,
+      newest_snapshot_at: r.newest_snapshot_at ? r.newest_snapshot_at.toISOString() : null,
+      last_reported_at: r.last_seen.toISOString(),
+    })),
+  };
+}

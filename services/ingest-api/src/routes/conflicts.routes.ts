@@ -25,7 +25,8 @@ interface ConflictRow {
   resolution: Record<string, unknown> | null;
 }
 
-export function conflictToJson(c: ConflictRow) {
+export function conflictToJson(c: ConflictRow & { group_name?: string; source_hostname?: string; target_hostname?: string }) {
+  const remedies = remedyStrategiesFor(c.type);
   return {
     id: c.id,
     sync_group_id: c.group_id,
@@ -40,7 +41,10 @@ export function conflictToJson(c: ConflictRow) {
     updated_at: c.updated_at.toISOString(),
     resolved_at: c.resolved_at ? c.resolved_at.toISOString() : null,
     resolution: c.resolution,
-    strategies: [...remedyStrategiesFor(c.type), 'ignore', 'manual'],
+    strategies: [...remedies, 'ignore', 'manual'],
+    // The strategies that destroy snapshots: they need "confirm": true after the dry run.
+    destructive_strategies: remedies.filter(isDestructiveStrategy),
+    ...(c.group_name !== undefined ? { sync_group_name: c.group_name, source_hostname: c.source_hostname, target_hostname: c.target_hostname } : {}),
   };
 }
 
@@ -61,8 +65,10 @@ export function conflictRoutes(deps: ApiDeps): Router {
 
   async function list(groupId: string | null, status: string | null, page = { limit: 1000, offset: 0 }): Promise<Array<ConflictRow & { total: string }>> {
     const { rows } = await deps.pool.query<ConflictRow & { total: string }>(
-      `select *, count(*) over () as total from conflicts where ($1::uuid is null or group_id = $1) and ($2::text is null or status = $2)
-        order by detected_at desc, id limit $3 offset $4`,
+      `select c.*, g.name as group_name, src.hostname as source_hostname, tgt.hostname as target_hostname, count(*) over () as total
+         from conflicts c join sync_groups g on g.id = c.group_id join systems src on src.id = c.source_system_id join systems tgt on tgt.id = c.target_system_id
+        where ($1::uuid is null or c.group_id = $1) and ($2::text is null or c.status = $2)
+        order by c.detected_at desc, c.id limit $3 offset $4`,
       [groupId, status, page.limit, page.offset],
     );
     return rows;

@@ -1,10 +1,11 @@
 import { Router } from 'express';
 import { QUEUE_NAMES } from '@zfs-sync/contracts';
-import { fleetOverview, fleetStatistics, listProtection } from '@zfs-sync/db';
-import { principalOf, requireReader } from '../auth/authenticate.js';
+import { fleetOverview, fleetStatistics, listProtection, systemDatasets } from '@zfs-sync/db';
+import { principalOf, requireReader, requireSystem } from '../auth/authenticate.js';
+import { systemIdParam } from './systems.routes.js';
 import type { ApiDeps } from '../deps.js';
 import { queryParams } from '../http/query.js';
-import { unauthorized } from '../http/problem.js';
+import { notFound, unauthorized } from '../http/problem.js';
 
 const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed'] as const;
 
@@ -52,6 +53,14 @@ export function fleetRoutes(deps: ApiDeps): Router {
     const { limit, offset } = q.page(50, 500);
     const page = await listProtection(deps.pool, { groupId: q.uuid('sync_group_id'), onlyViolations: q.bool('only_violations'), limit, offset });
     res.json({ total: page.total, limit, offset, items: page.rows });
+  });
+
+  r.get('/systems/:id/datasets', async (req, res) => {
+    const id = systemIdParam(req);
+    requireSystem(res, id);
+    const { limit, offset } = queryParams(req, ['limit', 'offset']).page(100, 1000);
+    if (!(await deps.systems.get(id))) throw notFound(`no system with id ${id}`);
+    res.json({ ...(await systemDatasets(deps.pool, id, limit, offset)), limit, offset });
   });
 
   return r;
