@@ -18,7 +18,9 @@ function Stat({ label, value, link, tone }: { label: string; value: string; link
 
 export function OverviewPage() {
   const overview = useResource(() => get('/overview'), []);
-  const stats = useResource(() => get('/statistics/fleet?days=30&top_pools=10'), []);
+  // The statistics scan every snapshot: asked for only once the overview's numbers are on screen.
+  const ready = overview.data !== null;
+  const stats = useResource(() => (ready ? get('/statistics/fleet?days=30&top_pools=10') : new Promise<any>(() => {})), [ready]);
   const refresh = useDebounced(overview.reload, 2000);
   useLiveEvents(refresh);
   const o = overview.data;
