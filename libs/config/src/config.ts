@@ -27,6 +27,10 @@ export interface Config {
   workerConcurrency: number;
   jobLockMs: number;
   instructionLeaseSeconds: number;
+  instructionOfferSeconds: number;
+  failureBackoffSeconds: number;
+  failureBackoffMaxSeconds: number;
+  legacyStaleAfterSeconds: number;
   /** Where the values came from, for the start-up log line (never the values of secrets). */
   sourceFile: string | null;
 }

@@ -5,8 +5,8 @@
 import test from 'ava';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { pgQuery } from '@zfs-sync/testkit';
-import { TEST_ADMIN_TOKEN, eventually, registerSystem, reportInventory, syntheticSnapshots, type RegisteredSystem, type TestApi } from '@zfs-sync/ingest-api/testing';
-import { startTestStack, type TestStack } from '@zfs-sync/workers/testing';
+import { TEST_ADMIN_TOKEN, eventually, registerSystem, reportInventory, syntheticSnapshots, type RegisteredSystem, type TestApi } from '@zfs-sync/testkit/stack';
+import { startTestStack, type TestStack } from '@zfs-sync/testkit/stack';
 import { ensureDashboardBuilt, launchChromium, login, originOf, screenshot } from './testing/browser.js';
 
 let stack: TestStack;
@@ -143,12 +143,12 @@ test.serial('a conflict is resolved through the UI: dry-run casualties, then an 
   t.deepEqual(await dialog.getByTestId('casualties').locator('li code').allInnerTexts(), [cOwn.name]);
   const destroy = dialog.getByRole('button', { name: 'Destroy and resolve' });
   t.true(await destroy.isDisabled(), 'nothing happens before the acknowledgement');
-  t.is((await api.request('GET', `/conflicts/${conflict.id}`, { key: admin })).body.resolution, null, 'the dry run changed nothing');
+  t.deepEqual((await api.request('GET', `/conflicts/${conflict.id}`, { key: admin })).body.resolution_requests, [], 'the dry run changed nothing');
   await dialog.getByTestId('confirm-destroy').check();
   await destroy.click();
-  await page.getByRole('status').filter({ hasText: 'Resolution issued' }).waitFor();
+  await page.getByRole('status').filter({ hasText: 'Resolution recorded' }).waitFor();
   const after = (await api.request('GET', `/conflicts/${conflict.id}`, { key: admin })).body;
-  t.like(after.resolution, { strategy: 'rollback_target', confirmed: true, would_destroy: [cOwn.name] });
+  t.like(after.resolution_requests[0], { strategy: 'rollback_target', confirmed: true, would_destroy: [cOwn.name] });
 });
 
 test.serial('the protection page lists a dataset held on one host above one held on three', async (t) => {

@@ -8,8 +8,8 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
 import { pgQuery } from '@zfs-sync/testkit';
-import { TEST_ADMIN_TOKEN, type TestApi } from '@zfs-sync/ingest-api/testing';
-import { startTestStack, type TestStack } from '@zfs-sync/workers/testing';
+import { TEST_ADMIN_TOKEN, type TestApi } from '@zfs-sync/testkit/stack';
+import { startTestStack, type TestStack } from '@zfs-sync/testkit/stack';
 import { ensureDashboardBuilt, launchChromium, login, originOf, screenshot } from './testing/browser.js';
 
 let stack: TestStack;

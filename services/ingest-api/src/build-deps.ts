@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Config } from '@zfs-sync/config';
-import { InstructionsRepository, SyncGroupsRepository, SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
+import { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
 import { Producer, producerConnection, whenConnected } from '@zfs-sync/queue';
 import { resolveAdminTokenHash } from './auth/admin-token.js';
@@ -28,6 +28,8 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
     systems,
     groups: new SyncGroupsRepository(pool),
     instructions: new InstructionsRepository(pool),
+    links: new LinksRepository(pool),
+    conflicts: new ConflictsRepository(pool),
     adminTokenHash: admin.hash,
     generatedAdminToken: admin.generated,
     close: async () => {

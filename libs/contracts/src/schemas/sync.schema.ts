@@ -31,6 +31,7 @@ const groupFields = {
   },
   send_options: { type: 'object', additionalProperties: false, properties: { compressed: { type: 'boolean' }, raw: { type: 'boolean' } } },
   receive_options: { type: 'object', additionalProperties: false, properties: { resumable: { type: 'boolean' }, unmounted: { type: 'boolean' } } },
+  initial_replication: { enum: ['most_recent', 'all'], description: "how a new replica is seeded: 'most_recent' (the newest eligible snapshot in full) or 'all' (the oldest eligible in full, then -I to the newest)" },
   protection: {
     anyOf: [
       {
@@ -64,6 +65,7 @@ export interface SyncGroupBody {
   target_pools?: Record<string, string>;
   send_options?: { compressed?: boolean; raw?: boolean };
   receive_options?: { resumable?: boolean; unmounted?: boolean };
+  initial_replication?: 'most_recent' | 'all';
   /** How many hosts (min_copies) in how many sites (min_sites, default 1) must hold each dataset's newest eligible snapshot; null: no policy. */
   protection?: { min_copies: number; min_sites?: number } | null;
 }
@@ -142,4 +144,18 @@ export const recomputeGroupPayloadSchema = {
   additionalProperties: false,
   required: ['group_id', 'reason'],
   properties: { group_id: uuidString, reason: { type: 'string', maxLength: 200 } },
+} as const;
+
+/** Recompute one (group, dataset): a host reported on a plan, an operator chose a resolution, or time passed. */
+export interface RecomputeDatasetPayload {
+  group_id: string;
+  dataset: string;
+  reason: string;
+}
+export const recomputeDatasetPayloadSchema = {
+  $id: 'RecomputeDatasetPayload',
+  type: 'object',
+  additionalProperties: false,
+  required: ['group_id', 'dataset', 'reason'],
+  properties: { group_id: uuidString, dataset: { type: 'string', maxLength: 255 }, reason: { type: 'string', maxLength: 200 } },
 } as const;

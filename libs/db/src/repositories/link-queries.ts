@@ -1,5 +1,10 @@
 import type pg from 'pg';
 import { containsPattern } from './fleet-queries.js';
+import type { ConflictRecord } from '../sync/conflicts.repository.js';
+import type { LinkRecord } from '../sync/links.repository.js';
+
+/** A link with the names a person reads. */
+export type NamedLinkRecord = LinkRecord & { group_name: string; source_hostname: string; target_hostname: string };
 
 type Queryable = Pick<pg.Pool, 'query'>;
 
@@ -26,8 +31,8 @@ export interface LinkPageQuery {
  * A page of links with the names a person reads (group, hosts), filtered by group, system,
  * verdict and dataset substring; problems first by severity, then the largest lag.
  */
-export async function listLinksPage(db: Queryable, q: LinkPageQuery): Promise<{ total: number; rows: Array<Record<string, any>> }> {
-  const { rows } = await db.query(
+export async function listLinksPage(db: Queryable, q: LinkPageQuery): Promise<{ total: number; rows: NamedLinkRecord[] }> {
+  const { rows } = await db.query<NamedLinkRecord & { total: string }>(
     `select l.*, g.name as group_name, src.hostname as source_hostname, tgt.hostname as target_hostname, count(*) over () as total
        from sync_links l
        join sync_groups g on g.id = l.group_id
@@ -102,7 +107,7 @@ export async function groupMatrix(db: Queryable, groupId: string, q: MatrixQuery
   const datasets = page.rows.map((r) => r.dataset);
   const memberIds = members.rows.map((m) => m.system_id);
   const [links, presence] = await Promise.all([
-    db.query(`select * from sync_links where group_id = $1 and dataset = any($2::text[])`, [groupId, datasets]),
+    db.query<LinkRecord>(`select * from sync_links where group_id = $1 and dataset = any($2::text[])`, [groupId, datasets]),
     db.query<{ dataset: string; system_id: string }>(
       `select distinct path as dataset, system_id from datasets where path = any($1::text[]) and system_id = any($2::uuid[]) and gone_at is null`,
       [datasets, memberIds],
@@ -116,7 +121,7 @@ export async function groupMatrix(db: Queryable, groupId: string, q: MatrixQuery
 /** One link with its history: plans handed out for it, verdict transitions, lag samples. */
 export async function linkDetail(db: Queryable, key: { groupId: string; dataset: string; sourceSystemId: string; targetSystemId: string }, historyDays: number) {
   const args = [key.groupId, key.dataset, key.sourceSystemId, key.targetSystemId];
-  const link = await db.query(
+  const link = await db.query<NamedLinkRecord>(
     `select l.*, g.name as group_name, src.hostname as source_hostname, tgt.hostname as target_hostname
        from sync_links l join sync_groups g on g.id = l.group_id join systems src on src.id = l.source_system_id join systems tgt on tgt.id = l.target_system_id
       where l.group_id = $1 and l.dataset = $2 and l.source_system_id = $3 and l.target_system_id = $4`,
@@ -144,4 +149,16 @@ export async function linkDetail(db: Queryable, key: { groupId: string; dataset:
     [...args, historyDays],
   );
   return { link: link.rows[0] ?? null, plans: plans.rows, transitions: transitions.rows, lag: lag.rows };
+}
+
+/** A page of conflicts, newest first, with the group and host names a person reads. */
+export async function listConflictsPage(db: Queryable, q: { groupId: string | null; status: string | null; limit: number; offset: number }) {
+  const { rows } = await db.query<ConflictRecord & { group_name: string; source_hostname: string; target_hostname: string; total: string }>(
+    `select c.*, g.name as group_name, src.hostname as source_hostname, tgt.hostname as target_hostname, count(*) over () as total
+       from conflicts c join sync_groups g on g.id = c.group_id join systems src on src.id = c.source_system_id join systems tgt on tgt.id = c.target_system_id
+      where ($1::uuid is null or c.group_id = $1) and ($2::text is null or c.status = $2)
+      order by c.detected_at desc, c.id limit $3 offset $4`,
+    [q.groupId, q.status, q.limit, q.offset],
+  );
+  return { total: rows.length ? Number(rows[0]!.total) : 0, rows };
 }

@@ -17,6 +17,7 @@
  */
 import { datasetSelected, eligibilityRules } from './eligibility.js';
 import { prepareHostView, type PreparedHostView } from './link-verdict.js';
+import { memberViews } from './topology.js';
 import type { HostDatasetView, SnapshotRef, SyncGroupPolicy } from './types.js';
 
 export const PROTECTION_DAY_SECONDS = 86_400;
@@ -44,10 +45,10 @@ export interface ProtectionAssessment {
 }
 
 export interface AssessProtectionInput {
-  policy: Pick<SyncGroupPolicy, 'enabled' | 'directional' | 'hubSystemId' | 'snapshotPattern' | 'minSnapshotAgeSeconds' | 'datasets'>;
+  policy: Pick<SyncGroupPolicy, 'enabled' | 'directional' | 'hubSystemId' | 'snapshotPattern' | 'minSnapshotAgeSeconds' | 'datasets' | 'targetPools'>;
   /** The dataset path (relative to the pool). */
   dataset: string;
-  /** The members' views of the dataset (absent members may be left out). */
+  /** Every view the members have of the dataset, one per (host, pool); absent members may be left out. */
   views: readonly HostDatasetView[];
   now: number;
 }
@@ -68,7 +69,9 @@ function newestEligibleAtMost(host: PreparedHostView, notAfter: number): number 
  */
 export function assessProtection({ policy, dataset, views, now }: AssessProtectionInput): ProtectionAssessment | null {
   if (!policy.enabled || !datasetSelected(dataset, policy.datasets)) return null;
-  const present = views.filter((v) => v.present && v.snapshots.length > 0);
+  // Each member is represented by the view replication uses (its target pool, else its fullest).
+  const members = [...memberViews(views, [...new Set(views.map((v) => v.systemId))], policy.targetPools).values()];
+  const present = members.filter((v) => v.present && v.snapshots.length > 0);
   const rules = eligibilityRules(policy, now);
   const candidates = present
     .map((view) => {

@@ -10,7 +10,7 @@ import {
   type ReconcileDataset,
   type ReconcilePayload,
 } from '@zfs-sync/contracts';
-import { TsvLineError, ZfsListTsvParser } from '@zfs-sync/domain';
+import { TsvLineError, ZfsListTsvParser, normalizeSnapshotLocation } from '@zfs-sync/domain';
 import { QueueUnavailableError } from '@zfs-sync/queue';
 import { principalOf, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
@@ -73,6 +73,28 @@ const queryBool = (v: unknown, name: string, dflt: boolean): boolean => {
   if (v === 'false' || v === '0') return false;
   throw badRequest(`${name} must be true or false`, { field: name });
 };
+
+/** One accepted item of the original forms, as the original answered it (names normalised, uint64 as strings). */
+function acceptedSnapshot(item: OriginalSnapshotItem) {
+  const loc = normalizeSnapshotLocation({ name: item.name, pool: item.pool, dataset: item.dataset });
+  const { pool, dataset, name } = loc.ok ? loc.value : { pool: item.pool, dataset: item.dataset, name: item.name };
+  const seconds = typeof item.timestamp === 'number' ? item.timestamp : Math.floor(Date.parse(item.timestamp) / 1000);
+  const u64 = (v: string | number | null | undefined) => (v === undefined || v === null ? null : String(v));
+  const used = u64(item.used ?? item.size);
+  return {
+    name,
+    pool,
+    dataset,
+    timestamp: new Date(seconds * 1000).toISOString(),
+    size: used,
+    used,
+    referenced: u64(item.referenced),
+    guid: u64(item.guid),
+    createtxg: u64(item.createtxg),
+    extra_metadata: item.extra_metadata ?? {},
+    system_id: item.system_id.toLowerCase(),
+  };
+}
 
 export function inventoryRoutes(deps: ApiDeps): Router {
   const r = Router();
@@ -178,19 +200,23 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     const bodyHash = bodySha256(req);
     const jobs = [...perSystem!].map(([systemId, datasets]): ReconcilePayload => ({ mode: 'batch', system_id: systemId.toLowerCase(), report_id: reportId, generation: null, complete: false, chunk_index: 0, chunk_count: 1, body_hash: bodyHash, received_at: receivedAt, datasets }));
     try {
-      for (const job of jobs) await deps.producer.enqueue('reconcile', job);
+      for (const job of jobs) {
+        // Known at once to GET /reports/{id} (the Location of the answer), before a worker applies it.
+        await orUnavailable(registry.claimChunk(job.system_id, reportId, 0, bodyHash, { mode: 'batch', received_at: receivedAt, chunk_count: 1, generation: null }));
+        await deps.producer.enqueue('reconcile', job);
+      }
     } catch (err) {
       if (err instanceof QueueUnavailableError) throw unavailable('the queue is unreachable; nothing was accepted, retry later');
       throw err;
     }
-    const answer = { report_id: reportId, status: 'queued', accepted: items.length, status_url: `/api/v1/reports/${reportId}` };
+    const statusUrl = `/api/v1/reports/${reportId}`;
+    res.location(statusUrl);
     if (single) {
-      const item = items[0]!;
-      const ds = jobs[0]!.datasets[0]!;
-      const row = ds.snapshots[0]!;
-      res.status(201).json({ ...answer, name: row[0], pool: ds.pool, dataset: ds.dataset, timestamp: new Date(row[3] * 1000).toISOString(), size: row[4], used: row[4], referenced: row[5], guid: row[1], createtxg: row[2], extra_metadata: item.extra_metadata ?? {}, system_id: jobs[0]!.system_id });
+      res.status(201).json({ report_id: reportId, status: 'queued', accepted: 1, status_url: statusUrl, ...acceptedSnapshot(items[0]!) });
     } else {
-      res.status(202).json(answer);
+      // The original answered a JSON array of the snapshots it stored, and its client counts that
+      // array (`jq length`); the report's progress is at Location.
+      res.status(202).json(items.map(acceptedSnapshot));
     }
   }
 

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { VERDICT_SEVERITY, groupMatrix, linkDetail } from '@zfs-sync/db';
+import { VERDICT_SEVERITY, groupMatrix, linkDetail, type LinkRecord } from '@zfs-sync/db';
 import { checkDatasetPath } from '@zfs-sync/domain';
 import { requireReader } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
@@ -7,7 +7,7 @@ import { queryParams } from '../http/query.js';
 import { badRequest, notFound } from '../http/problem.js';
 import { linkToJson, uuidParam } from './sync.routes.js';
 
-type LinkRow = Record<string, any>;
+type LinkRow = LinkRecord;
 
 /**
  * What a matrix cell shows for one member of one dataset:
@@ -20,7 +20,8 @@ type LinkRow = Record<string, any>;
  */
 function cellFor(memberId: string, isHub: boolean, incoming: LinkRow[], present: boolean) {
   if (incoming.length > 0) {
-    const worst = [...incoming].sort((a, b) => VERDICT_SEVERITY.indexOf(a.verdict) - VERDICT_SEVERITY.indexOf(b.verdict))[0]!;
+    const rank = (v: string) => (VERDICT_SEVERITY as readonly string[]).indexOf(v);
+    const worst = [...incoming].sort((a, b) => rank(a.verdict) - rank(b.verdict))[0]!;
     return { system_id: memberId, state: worst.verdict as string, link: linkToJson(worst), other_links: incoming.length - 1 };
   }
   if (isHub) return { system_id: memberId, state: 'source', link: null, other_links: 0 };
@@ -69,7 +70,7 @@ export function linkViewRoutes(deps: ApiDeps): Router {
     const key = { groupId, dataset, sourceSystemId: q.uuid('source_system_id', true)!, targetSystemId: q.uuid('target_system_id', true)! };
     const d = await linkDetail(deps.pool, key, q.int('days', 1, 30, 7));
     if (!d.link) throw notFound('no such link (it may be in sync in a mesh, or the group no longer replicates the dataset)');
-    const details = d.link.details ?? {};
+    const details = (d.link.details ?? {}) as Record<string, any>;
     res.json({
       link: { ...linkToJson(d.link), sync_group_name: d.link.group_name, source_hostname: d.link.source_hostname, target_hostname: d.link.target_hostname },
       source_pool: details.source_pool ?? null,

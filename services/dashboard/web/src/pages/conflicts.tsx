@@ -35,7 +35,8 @@ function Resolve({ pending, onClose, onDone }: { pending: Pending; onClose: () =
     setError(null);
     try {
       const r = await request('POST', `/conflicts/${c.id}/resolve`, { strategy: pending.strategy, ...(destructive ? { confirm: true } : {}), ...(note ? { note } : {}) });
-      onDone(r.body.instruction_id ? `Resolution issued: ${pending.strategy}; ${c.target_hostname ?? 'the executing host'} gets the plan with its next instructions.` : `Conflict marked ${pending.strategy}.`);
+      // The API records the choice; the witness carries it out (a plan for the host, or the new status).
+      onDone(`Resolution recorded: ${pending.strategy.replaceAll('_', ' ')} (${r.body.resolution?.status ?? 'accepted'}). The witness carries it out; the executing host gets any plan with its next instructions.`);
     } catch (err) {
       setError(err as Error);
     } finally {

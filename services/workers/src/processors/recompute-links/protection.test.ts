@@ -1,10 +1,10 @@
 import test from 'ava';
 import { Registry } from 'prom-client';
-import { SyncGroupsRepository, loadGroupContext, refreshStaleProtection } from '@zfs-sync/db';
+import { SyncGroupsRepository, loadGroupContext, protectionDueForRefresh, recomputeGroupDataset } from '@zfs-sync/db';
 import { pgQuery } from '@zfs-sync/testkit';
-import { TEST_ADMIN_TOKEN, eventually, registerSystem, reportInventory, syntheticSnapshots, type TestApi } from '@zfs-sync/ingest-api/testing';
+import { TEST_ADMIN_TOKEN, eventually, registerSystem, reportInventory, syntheticSnapshots, type TestApi } from '@zfs-sync/testkit/stack';
 import { registerProtectionMetrics } from '../../metrics/protection.metrics.js';
-import { startTestStack, type TestStack } from '../../testing/stack.js';
+import { startTestStack, type TestStack } from '@zfs-sync/testkit/stack';
 
 let stack: TestStack;
 let api: TestApi;
@@ -113,10 +113,14 @@ test('protection: the day-old snapshot moves with the clock; the sweep refreshes
   } = await pgQuery(stack.env.db.url, 'select extract(epoch from refresh_at)::bigint as at from dataset_protection where group_id = $1', [group.body.id]);
   t.is(Number(stored.at), now - 3600 + 86_400);
 
-  const groups = new SyncGroupsRepository(stack.workers.deps.pool);
-  const load = (id: string) => loadGroupContext(groups, id);
-  t.is(await refreshStaleProtection(stack.workers.deps.pool, load, 500, new Date((now + 3600) * 1000)), 0, 'nothing is stale yet');
-  t.is(await refreshStaleProtection(stack.workers.deps.pool, load, 500, new Date((now + 86_400) * 1000)), 1);
+  // The sweep asks for exactly the rows the clock made stale, and a recompute at that time moves them.
+  const pool = stack.workers.deps.pool;
+  t.deepEqual(await protectionDueForRefresh(pool, 500, new Date((now + 3600) * 1000)), [], 'nothing is stale yet');
+  const later = new Date((now + 86_400) * 1000);
+  t.deepEqual(await protectionDueForRefresh(pool, 500, later), [{ group_id: group.body.id, dataset: 'clock', reason: 'a snapshot turned a day old (protection)' }]);
+  const ctx = (await loadGroupContext(new SyncGroupsRepository(pool), group.body.id))!;
+  await recomputeGroupDataset(pool, ctx, group.body.id, 'clock', { now: later, backoff: { baseSeconds: 60, maxSeconds: 3600 } });
+  t.deepEqual(await protectionDueForRefresh(pool, 500, later), []);
   const after = (await protection(`sync_group_id=${group.body.id}`)).body.items[0];
   t.like(after, { day_old: { name: 'recent', copies: 1 } });
 });

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Config } from '@zfs-sync/config';
 import { createLogger } from '@zfs-sync/logger';
-import { createTestEnvironment, startTestApi, type TestApi, type TestEnvironment } from '@zfs-sync/ingest-api/testing';
-import { startWorkers, type RunningWorkers } from '../start-workers.js';
+import { startWorkers, type RunningWorkers } from '@zfs-sync/workers';
+import { createTestEnvironment, startTestApi, type TestApi, type TestEnvironment } from './api-harness.js';
 
 /** The whole service for one test file: its own database and queue prefix, the real API and workers. */
 export interface TestStack {
@@ -12,21 +12,25 @@ export interface TestStack {
   stop: () => Promise<void>;
 }
 
+export type { RunningWorkers };
+
 export async function startTestStack(overrides: Record<string, unknown> = {}): Promise<TestStack> {
   const env = await createTestEnvironment();
   const config = env.config(overrides);
   const api = await startTestApi(config);
   const workers = await startWorkers(config, createLogger('workers-test', config));
-  return {
+  const stack: TestStack = {
     env,
     api,
+    // A test may stop the workers and start others (a subset of processors): stop() stops whichever run now.
     workers,
     stop: async () => {
-      await workers.stop(5000);
+      await stack.workers.stop(5000);
       await api.close();
       await env.teardown();
     },
   };
+  return stack;
 }
 
 const repoRoot = new URL('../../../../', import.meta.url).pathname;
