@@ -46,6 +46,8 @@ export const updateSystemSchema = {
 export interface HeartbeatBody {
   agent_version?: string;
   metadata?: Record<string, unknown>;
+  /** The host's site from the agent's configuration (null clears it); absent leaves it as it is. */
+  site?: string | null;
 }
 export const heartbeatSchema = {
   $id: 'Heartbeat',
@@ -54,6 +56,7 @@ export const heartbeatSchema = {
   properties: {
     agent_version: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._+-]+$', description: 'must be a version string such as 1.2.3' },
     metadata: metadataObject,
+    site: { anyOf: [siteString, { type: 'null' }] },
   },
 } as const;
 

@@ -161,14 +161,16 @@ export class SystemsRepository {
   }
 
   /** Mark the system online now and merge reported metadata into extra_metadata. */
-  async heartbeat(systemId: string, metadataPatch: Record<string, unknown>): Promise<Date | null> {
+  /** `site`: undefined leaves it, null clears it (the agent's configuration says where the host is). */
+  async heartbeat(systemId: string, metadataPatch: Record<string, unknown>, site?: string | null): Promise<Date | null> {
     const { rows } = await this.pool.query<{ last_seen: Date }>(
       `update systems
           set last_seen = now(), connectivity_status = 'online', updated_at = now(),
-              extra_metadata = extra_metadata || $2::jsonb
+              extra_metadata = extra_metadata || $2::jsonb,
+              site = case when $3 then $4 else site end
         where id = $1
         returning last_seen`,
-      [systemId, JSON.stringify(metadataPatch)],
+      [systemId, JSON.stringify(metadataPatch), site !== undefined, site ?? null],
     );
     return rows[0]?.last_seen ?? null;
   }

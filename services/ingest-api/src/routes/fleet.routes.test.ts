@@ -72,6 +72,11 @@ test('site: set at registration and by PUT, validated, cleared with null', async
   const ctl = await api.request('PUT', `/systems/${s.id}`, { key: admin, body: { site: 'a\u0007b' } });
   t.is(ctl.status, 400);
   t.is((await api.request('PUT', `/systems/${s.id}`, { key: admin, body: { site: null } })).body.site, null);
+  // The agent's configuration sets it with the host's own key; a heartbeat without it leaves it.
+  t.is((await api.request('POST', `/systems/${s.id}/heartbeat`, { key: s.api_key, body: { agent_version: '1.0.0', site: 'dc-agent' } })).status, 200);
+  t.is((await api.request('POST', `/systems/${s.id}/heartbeat`, { key: s.api_key })).status, 200);
+  t.is((await api.request('GET', `/systems/${s.id}`, { key: admin })).body.site, 'dc-agent');
+  t.is((await api.request('POST', `/systems/${s.id}/heartbeat`, { key: s.api_key, body: { site: '' } })).body.field, 'site');
 });
 
 test('whoami tells what the credential may do; the overview and views need an operator credential', async (t) => {

@@ -142,7 +142,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     const hb = parseHeartbeat(req);
     const patch: Record<string, unknown> = { ...(hb.metadata ?? {}) };
     if (hb.agent_version !== undefined) patch.agent_version = hb.agent_version;
-    const lastSeen = await deps.systems.heartbeat(id, patch);
+    const lastSeen = await deps.systems.heartbeat(id, patch, hb.site);
     if (!lastSeen) throw notFound(`no system with id ${id}`);
     res.json({ system_id: id, last_seen: lastSeen.toISOString(), status: 'online' });
   });
