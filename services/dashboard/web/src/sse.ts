@@ -4,7 +4,6 @@
  * URL would end up in logs). It reconnects by itself with a growing delay and resumes with
  * Last-Event-ID, so nothing is missed across a reconnect.
  */
-import { API, storedToken } from './api.js';
 
 export interface LiveEvent {
   id: string;
@@ -27,7 +26,14 @@ export class EventStream {
   private failures = 0;
   state: StreamState = 'connecting';
 
-  constructor(private readonly path = `${API}/events/stream`) {}
+  /**
+   * @param url the stream's address (`/api/v1/events/stream` in the page)
+   * @param token the credential to present, read at every (re)connect
+   */
+  constructor(
+    private readonly url: string,
+    private readonly token: () => string | null,
+  ) {}
 
   subscribe(fn: Listener): () => void {
     this.listeners.add(fn);
@@ -48,6 +54,11 @@ export class EventStream {
   stop(): void {
     this.stopped = true;
     this.controller?.abort();
+  }
+
+  /** The id of the last event received: where a reconnect resumes. */
+  get lastId(): string | null {
+    return this.lastEventId;
   }
 
   private setState(s: StreamState): void {
@@ -73,12 +84,12 @@ export class EventStream {
   }
 
   private async connectOnce(): Promise<void> {
-    const token = storedToken();
+    const token = this.token();
     if (!token) throw new Error('no token');
     this.controller = new AbortController();
     const headers: Record<string, string> = { accept: 'text/event-stream', authorization: `Bearer ${token}` };
     if (this.lastEventId) headers['last-event-id'] = this.lastEventId;
-    const res = await fetch(this.path, { headers, signal: this.controller.signal, cache: 'no-store' });
+    const res = await fetch(this.url, { headers, signal: this.controller.signal });
     if (!res.ok || !res.body) throw Object.assign(new Error(`stream answered ${res.status}`), { status: res.status });
     this.setState('live');
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
