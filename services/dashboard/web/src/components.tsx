@@ -1,7 +1,8 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.js';
 import { CELL_LABELS, count, verdictLabel } from './format.js';
+import { setParams, type Route } from './router.js';
 
 export function Loading({ what = 'Loading' }: { what?: string }) {
   return (
@@ -176,5 +177,53 @@ export function PageMain({ title, children, actions }: { title: ComponentChildre
       </div>
       {children}
     </main>
+  );
+}
+
+/** A table's header row: one column header per name. */
+export function TableHead({ columns }: { columns: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th scope="col" key={c}>
+            {c}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
+/**
+ * A list's search box (the `q` parameter of the view's URL) with the view's other filters beside
+ * it; submitting goes back to the first page.
+ */
+export function SearchForm({ route, label, children }: { route: Route; label: string; children?: ComponentChildren }) {
+  const [q, setQ] = useState(route.params.get('q') ?? '');
+  return (
+    <form
+      class="filters"
+      role="search"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setParams(route, { q, offset: null });
+      }}
+    >
+      <Field label={label}>
+        <input type="search" name="q" value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
+      </Field>
+      {children}
+      <button type="submit">Search</button>
+    </form>
+  );
+}
+
+/** A yes/no filter kept in the view's URL (`name=1`). */
+export function ParamCheckbox({ route, name, label }: { route: Route; name: string; label: string }) {
+  return (
+    <label class="check">
+      <input type="checkbox" checked={route.params.get(name) === '1'} onChange={(e) => setParams(route, { [name]: (e.target as HTMLInputElement).checked ? 1 : null, offset: null })} /> {label}
+    </label>
   );
 }

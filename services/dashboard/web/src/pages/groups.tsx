@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { get, getPage, qs, request } from '../api.js';
-import { ErrorBox, Field, Loading, PageMain, Pager, VerdictBadge } from '../components.js';
+import { ErrorBox, Field, Loading, PageMain, Pager, ParamCheckbox, SearchForm, TableHead, VerdictBadge } from '../components.js';
 import { CELL_LABELS, count, datasetLabel, duration, verdictLabel } from '../format.js';
 import { useDebounced, useResource } from '../hooks.js';
 import { useLiveEvents } from '../live.js';
@@ -30,15 +30,7 @@ export function GroupsPage({ session }: { session: Session }) {
         <p>No sync group yet.</p>
       ) : (
         <table class="data">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Topology</th>
-              <th scope="col">Members</th>
-              <th scope="col">Enabled</th>
-              <th scope="col">Protection</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Name', 'Topology', 'Members', 'Enabled', 'Protection']} />
           <tbody>
             {groups.data.map((g: any) => (
               <tr key={g.id}>
@@ -238,7 +230,6 @@ export function GroupPage({ id, route, session }: { id: string; route: Route; se
   const limit = 50;
   const offset = Number(p.get('offset') ?? 0) || 0;
   const onlyProblems = p.get('only_problems') === '1';
-  const [q, setQ] = useState(p.get('q') ?? '');
   const query = qs({ q: p.get('q'), only_problems: onlyProblems, limit, offset });
   const matrix = useResource(() => get(`/sync/groups/${id}/matrix${query}`), [id, query]);
   const group = useResource(() => get(`/sync-groups/${id}`), [id]);
@@ -298,22 +289,9 @@ export function GroupPage({ id, route, session }: { id: string; route: Route; se
           <a href={href(['protection'], { sync_group_id: id })}>protection of this group</a> · <a href={href(['conflicts'], { sync_group_id: id })}>conflicts</a>
         </p>
       ) : null}
-      <form
-        class="filters"
-        role="search"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setParams(route, { q, offset: null });
-        }}
-      >
-        <Field label="Filter datasets">
-          <input type="search" value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
-        </Field>
-        <label class="check">
-          <input type="checkbox" checked={onlyProblems} onChange={(e) => setParams(route, { only_problems: (e.target as HTMLInputElement).checked ? 1 : null, offset: null })} /> Only problems
-        </label>
-        <button type="submit">Filter</button>
-      </form>
+      <SearchForm route={route} label="Filter datasets">
+        <ParamCheckbox route={route} name="only_problems" label="Only problems" />
+      </SearchForm>
       <ErrorBox error={matrix.error} />
       {!m ? (
         <Loading />

@@ -1,6 +1,6 @@
-import { useState } from 'preact/hooks';
 import { get, getPage, qs } from '../api.js';
-import { ErrorBox, Field, LineChart, Loading, PageMain, Pager, VerdictBadge } from '../components.js';
+import { ErrorBox, Field, LineChart, Loading, PageMain, Pager, ParamCheckbox, SearchForm, TableHead, VerdictBadge } from '../components.js';
+import { LinkTable } from './link-table.js';
 import { VERDICTS, count, datasetLabel, dateTime, duration, verdictLabel } from '../format.js';
 import { useDebounced, useResource } from '../hooks.js';
 import { useLiveEvents } from '../live.js';
@@ -11,22 +11,11 @@ export function LinksPage({ route }: { route: Route }) {
   const p = route.params;
   const limit = 100;
   const offset = Number(p.get('offset') ?? 0) || 0;
-  const [q, setQ] = useState(p.get('q') ?? '');
   const query = qs({ verdict: p.get('verdict'), only_problems: p.get('only_problems') === '1', sync_group_id: p.get('sync_group_id'), q: p.get('q'), limit, offset });
   const page = useResource(() => getPage(`/sync/links${query || '?limit=100'}`), [query]);
   return (
     <PageMain title="Links">
-      <form
-        class="filters"
-        role="search"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setParams(route, { q, offset: null });
-        }}
-      >
-        <Field label="Dataset contains">
-          <input type="search" value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
-        </Field>
+      <SearchForm route={route} label="Dataset contains">
         <Field label="Verdict">
           <select value={p.get('verdict') ?? ''} onChange={(e) => setParams(route, { verdict: (e.target as HTMLSelectElement).value, offset: null })}>
             <option value="">any</option>
@@ -37,49 +26,14 @@ export function LinksPage({ route }: { route: Route }) {
             ))}
           </select>
         </Field>
-        <label class="check">
-          <input type="checkbox" checked={p.get('only_problems') === '1'} onChange={(e) => setParams(route, { only_problems: (e.target as HTMLInputElement).checked ? 1 : null, offset: null })} /> Only problems
-        </label>
-        <button type="submit">Filter</button>
-      </form>
+        <ParamCheckbox route={route} name="only_problems" label="Only problems" />
+      </SearchForm>
       <ErrorBox error={page.error} />
       {!page.data ? (
         <Loading />
       ) : (
         <>
-          <table class="data">
-            <caption class="visually-hidden">Links, worst first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Group</th>
-                <th scope="col">Dataset</th>
-                <th scope="col">Source → target</th>
-                <th scope="col">Verdict</th>
-                <th scope="col">Lag</th>
-                <th scope="col">Explanation</th>
-              </tr>
-            </thead>
-            <tbody>
-              {page.data.items.map((l: any) => (
-                <tr key={`${l.sync_group_id}/${l.dataset}/${l.source_system_id}/${l.target_system_id}`}>
-                  <td>
-                    <a href={href(['groups', l.sync_group_id])}>{l.sync_group_name}</a>
-                  </td>
-                  <td>
-                    <a href={href(['links', l.sync_group_id, 'detail'], { dataset: l.dataset, source: l.source_system_id, target: l.target_system_id })}>{datasetLabel(l.dataset)}</a>
-                  </td>
-                  <td>
-                    {l.source_hostname} → {l.target_hostname}
-                  </td>
-                  <td>
-                    <VerdictBadge verdict={l.verdict} />
-                  </td>
-                  <td>{duration(l.lag_seconds)}</td>
-                  <td class="explain">{l.explanation}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <LinkTable links={page.data.items} caption="Links, worst first" explain />
           <Pager total={page.data.total} limit={limit} offset={offset} onPage={(o) => setParams(route, { offset: o || null }, false)} label="links" />
         </>
       )}
@@ -182,17 +136,7 @@ export function LinkPage({ groupId, route }: { groupId: string; route: Route }) 
               <p class="muted">No plan was ever handed out for this link.</p>
             ) : (
               <table class="data">
-                <thead>
-                  <tr>
-                    <th scope="col">Created</th>
-                    <th scope="col">Kind</th>
-                    <th scope="col">Snapshots</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Started</th>
-                    <th scope="col">Finished</th>
-                    <th scope="col">Error</th>
-                  </tr>
-                </thead>
+                <TableHead columns={['Created', 'Kind', 'Snapshots', 'Status', 'Started', 'Finished', 'Error']} />
                 <tbody>
                   {d.plans.map((pl: any) => (
                     <tr key={pl.id}>

@@ -1,5 +1,5 @@
 import { get, qs } from '../api.js';
-import { ErrorBox, Loading, PageMain, Pager } from '../components.js';
+import { ErrorBox, Loading, PageMain, Pager, ParamCheckbox } from '../components.js';
 import { ago, count, datasetLabel, dateTime } from '../format.js';
 import { useResource } from '../hooks.js';
 import { href, setParams, type Route } from '../router.js';
@@ -38,9 +38,7 @@ export function ProtectionPage({ route }: { route: Route }) {
         Per dataset: how many hosts, pools and sites hold its newest eligible snapshot, and its newest snapshot at least a day old — matched by guid. Least protected first.
       </p>
       <div class="filters">
-        <label class="check">
-          <input type="checkbox" checked={onlyViolations} onChange={(e) => setParams(route, { only_violations: (e.target as HTMLInputElement).checked ? 1 : null, offset: null })} /> Only datasets short of their group's policy
-        </label>
+        <ParamCheckbox route={route} name="only_violations" label="Only datasets short of their group's policy" />
         {p.get('sync_group_id') ? <a href={href(['protection'], { only_violations: onlyViolations ? 1 : null })}>all groups</a> : null}
       </div>
       <ErrorBox error={page.error} />

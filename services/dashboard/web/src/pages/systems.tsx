@@ -1,7 +1,8 @@
 import { useState } from 'preact/hooks';
 import { get, getPage, qs, request } from '../api.js';
-import { Dialog, ErrorBox, Field, Loading, PageMain, Pager, VerdictBadge } from '../components.js';
-import { ago, count, datasetLabel, dateTime, duration } from '../format.js';
+import { Dialog, ErrorBox, Field, Loading, PageMain, Pager, SearchForm, TableHead } from '../components.js';
+import { LinkTable } from './link-table.js';
+import { ago, count, datasetLabel, dateTime } from '../format.js';
 import { useResource } from '../hooks.js';
 import type { Session } from '../main.js';
 import { href, setParams, type Route } from '../router.js';
@@ -24,24 +25,13 @@ export function SystemsPage({ route }: { route: Route }) {
   const offset = Number(p.get('offset') ?? 0) || 0;
   const sort = p.get('sort') ?? 'hostname';
   const order = p.get('order') === 'desc' ? 'desc' : 'asc';
-  const [q, setQ] = useState(p.get('q') ?? '');
   const query = qs({ q: p.get('q'), status: p.get('status'), site: p.get('site'), sort, order, limit, offset, include: 'stats' });
   const page = useResource(() => getPage(`/systems${query}`), [query]);
 
   const sortBy = (col: string) => setParams(route, { sort: col, order: sort === col && order === 'asc' ? 'desc' : 'asc', offset: null });
   return (
     <PageMain title="Systems">
-      <form
-        class="filters"
-        role="search"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setParams(route, { q, offset: null });
-        }}
-      >
-        <Field label="Search host name, site or platform">
-          <input type="search" name="q" value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
-        </Field>
+      <SearchForm route={route} label="Search host name, site or platform">
         <Field label="Status">
           <select value={p.get('status') ?? ''} onChange={(e) => setParams(route, { status: (e.target as HTMLSelectElement).value, offset: null })}>
             <option value="">any</option>
@@ -49,8 +39,7 @@ export function SystemsPage({ route }: { route: Route }) {
             <option value="offline">offline</option>
           </select>
         </Field>
-        <button type="submit">Search</button>
-      </form>
+      </SearchForm>
       <ErrorBox error={page.error} />
       {!page.data ? (
         <Loading />
@@ -241,36 +230,7 @@ export function SystemPage({ id, session }: { id: string; session: Session }) {
         ) : links.data.items.length === 0 ? (
           <p class="muted">This system is in no link.</p>
         ) : (
-          <table class="data">
-            <thead>
-              <tr>
-                <th scope="col">Group</th>
-                <th scope="col">Dataset</th>
-                <th scope="col">Source → target</th>
-                <th scope="col">Verdict</th>
-                <th scope="col">Lag</th>
-              </tr>
-            </thead>
-            <tbody>
-              {links.data.items.map((l: any) => (
-                <tr key={`${l.sync_group_id}/${l.dataset}/${l.source_system_id}/${l.target_system_id}`}>
-                  <td>
-                    <a href={href(['groups', l.sync_group_id])}>{l.sync_group_name}</a>
-                  </td>
-                  <td>
-                    <a href={href(['links', l.sync_group_id, 'detail'], { dataset: l.dataset, source: l.source_system_id, target: l.target_system_id })}>{datasetLabel(l.dataset)}</a>
-                  </td>
-                  <td>
-                    {l.source_hostname} → {l.target_hostname}
-                  </td>
-                  <td>
-                    <VerdictBadge verdict={l.verdict} />
-                  </td>
-                  <td>{duration(l.lag_seconds)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <LinkTable links={links.data.items} caption="Links of this system" />
         )}
       </section>
       <section aria-labelledby="h-datasets">
@@ -280,14 +240,7 @@ export function SystemPage({ id, session }: { id: string; session: Session }) {
           <Loading />
         ) : (
           <table class="data">
-            <thead>
-              <tr>
-                <th scope="col">Pool</th>
-                <th scope="col">Dataset</th>
-                <th scope="col">Snapshots</th>
-                <th scope="col">Newest snapshot</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Pool', 'Dataset', 'Snapshots', 'Newest snapshot']} />
             <tbody>
               {datasets.data.items.map((d: any) => (
                 <tr key={`${d.pool}/${d.dataset}`}>
