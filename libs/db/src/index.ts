@@ -22,3 +22,5 @@ export * from './transaction.js';
 export * from './sync/conflicts.repository.js';
 export * from './sync/links.repository.js';
 export * from './inventory/legacy-prune.js';
+export * from './sync/sync-states.repository.js';
+export * from './inventory/reports.repository.js';

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Config } from '@zfs-sync/config';
-import { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
+import { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SyncStatesRepository, SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
 import { Producer, producerConnection, whenConnected } from '@zfs-sync/queue';
 import { resolveAdminTokenHash } from './auth/admin-token.js';
@@ -30,6 +30,7 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
     instructions: new InstructionsRepository(pool),
     links: new LinksRepository(pool),
     conflicts: new ConflictsRepository(pool),
+    syncStates: new SyncStatesRepository(pool),
     adminTokenHash: admin.hash,
     generatedAdminToken: admin.generated,
     close: async () => {

@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Config } from '@zfs-sync/config';
-import type { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SystemsRepository } from '@zfs-sync/db';
+import type { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SyncStatesRepository, SystemsRepository } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
 import type { Producer } from '@zfs-sync/queue';
 
@@ -20,5 +20,6 @@ export interface ApiDeps {
   instructions: InstructionsRepository;
   links: LinksRepository;
   conflicts: ConflictsRepository;
+  syncStates: SyncStatesRepository;
   adminTokenHash: string;
 }

@@ -30,6 +30,7 @@ import {
 } from '@zfs-sync/domain';
 import { policyOf, type SyncGroupsRepository } from '../repositories/sync-groups.repository.js';
 import { withTransaction } from '../transaction.js';
+import type { ResolutionRecord } from './conflicts.repository.js';
 import { loadDatasetViews, type StoredDatasetView } from './dataset-views.js';
 import { lockGroupDataset, storeProtection } from './protection.repository.js';
 
@@ -81,16 +82,7 @@ interface ConflictRow {
   status: 'open' | 'ignored';
 }
 
-interface ResolutionRow {
-  id: string;
-  conflict_id: string;
-  strategy: string;
-  confirmed: boolean;
-  note: string | null;
-  requested_by: string;
-  would_destroy: string[];
-  requested_at: Date;
-}
+type ResolutionRow = Pick<ResolutionRecord, 'id' | 'conflict_id' | 'strategy' | 'confirmed' | 'note' | 'requested_by' | 'would_destroy' | 'requested_at'>;
 
 export interface RecomputeResult {
   links: number;

@@ -11,6 +11,7 @@ import {
   type ReconcilePayload,
 } from '@zfs-sync/contracts';
 import { TsvLineError, ZfsListTsvParser, normalizeSnapshotLocation } from '@zfs-sync/domain';
+import { ReportsRepository } from '@zfs-sync/db';
 import { QueueUnavailableError } from '@zfs-sync/queue';
 import { principalOf, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
@@ -21,6 +22,7 @@ import { ReportRegistry, type ReportMeta } from '../inventory/report-registry.js
 import { systemIdParam } from './systems.routes.js';
 
 const TSV = 'text/tab-separated-values';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Redis errors on the hot path become an immediate 503: nothing was accepted. */
 async function orUnavailable<T>(work: Promise<T>): Promise<T> {
@@ -99,6 +101,7 @@ function acceptedSnapshot(item: OriginalSnapshotItem) {
 export function inventoryRoutes(deps: ApiDeps): Router {
   const r = Router();
   const registry = new ReportRegistry(deps.redis, deps.config.queuePrefix);
+  const reports = new ReportsRepository(deps.pool);
   const bigJson = jsonBody(deps.config.inventoryBodyLimitBytes, [TSV]);
   const smallJson = jsonBody(deps.config.jsonBodyLimitBytes);
   const parseInventory = validBody<InventoryReportBody>(inventoryReportSchema);
@@ -242,11 +245,8 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     else throw forbidden('reading reports needs a host key or the admin token');
     if (typeof req.query.system_id === 'string' && who.kind === 'host' && req.query.system_id.toLowerCase() !== who.systemId) throw forbidden('a host key reads only its own reports');
 
-    const { rows } = await deps.pool.query(
-      `select system_id, report_id, mode, status, received_at, applied_at, counts, error, chunk_count, generation, complete
-         from inventory_reports where report_id = $1 ${systemId ? 'and system_id = $2' : ''} limit 2`,
-      systemId ? [reportId, systemId] : [reportId],
-    );
+    if (systemId !== undefined && !UUID.test(systemId)) throw badRequest('system_id must be a UUID', { field: 'system_id' });
+    const rows = await reports.find(reportId, systemId);
     if (rows.length > 1) throw badRequest('several systems used this report id; add ?system_id=', { field: 'system_id' });
     const row = rows[0];
     if (row && row.status !== 'queued') {
