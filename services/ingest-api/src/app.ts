@@ -55,7 +55,7 @@ export function createApp(deps: ApiDeps): Express {
   api.use(fleetRoutes(deps));
   api.use(linkViewRoutes(deps));
   app.use(API_PREFIX, api);
-  app.use(dashboardRoutes());
+  app.use(dashboardRoutes(deps.config.dashboardDir));
 
   app.use((req, _res, next) => next(new HttpProblem(404, 'not-found', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.logger));

@@ -1,10 +1,6 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import express, { Router, type Response } from 'express';
 import { HttpProblem } from './problem.js';
-
-/** Where `npm run build` (run by `npm ci`'s prepare step) puts the dashboard. */
-export const DASHBOARD_DIST = fileURLToPath(new URL('../../../dashboard/dist/', import.meta.url));
 
 /**
  * Strict by default: only the page's own bundled script and stylesheet run, it talks only to this
@@ -31,11 +27,12 @@ function securityHeaders(res: Response): void {
 }
 
 /**
- * The operators' dashboard at `/`: the single page and its hashed assets, served by the API
- * process itself (no CDN, no separate web server). The page holds no data; everything it shows
+ * The operators' dashboard at `/`: the single page and its hashed assets (from `dashboard_dir`,
+ * the build in this installation by default), served by the API process itself (no CDN, no
+ * separate web server). The page holds no data; everything it shows
  * comes from the authenticated API.
  */
-export function dashboardRoutes(dist = DASHBOARD_DIST): Router {
+export function dashboardRoutes(dist: string): Router {
   const r = Router();
   const index = `${dist}index.html`;
   r.get(['/', '/index.html'], (_req, res, next) => {

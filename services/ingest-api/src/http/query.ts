@@ -18,10 +18,11 @@ export function queryParams(req: Request, allowed: readonly string[]) {
     return v;
   };
   return {
+    single,
     has: (name: string) => req.query[name] !== undefined,
     int(name: string, min: number, max: number, dflt: number): number {
       const v = single(name);
-      if (v === undefined || v === '') return dflt;
+      if (v === undefined) return dflt;
       const n = /^\d{1,10}$/.test(v) ? Number(v) : NaN;
       if (!(n >= min && n <= max)) throw badRequest(`${name} must be an integer from ${min} to ${max}`, { field: name });
       return n;
