@@ -173,6 +173,14 @@ function holder(view: HostDatasetView | undefined): (s: PlanSnapshot) => boolean
   return (s) => (s.guid !== null ? guids.has(s.guid) || namesWithoutGuid.has(s.name) : names.has(s.name));
 }
 
+/**
+ * The lock under which a (group, dataset)'s link state changes: held by every recompute, and by a
+ * host's status report on one of its plans.
+ */
+export async function lockLinkState(client: pg.PoolClient, groupId: string, dataset: string): Promise<void> {
+  await client.query('select pg_advisory_xact_lock(hashtext($1))', [`links:${groupId}:${dataset}`]);
+}
+
 export interface RecomputeOptions {
   /** Backoff after failed transfers. */
   backoff: BackoffPolicy;
@@ -245,9 +253,11 @@ class DatasetRecompute {
   private async loadState(): Promise<void> {
     const { groupId, path } = this;
     // One connection runs one query at a time: these go in sequence. The live instructions are
-    // locked, so a host's status report waits for this recompute and then sees its outcome.
+    // read without row locks: a host's status report takes this recompute's advisory lock
+    // instead (so it waits, then sees the outcome), and a hand-out — which skips locked rows —
+    // is never made to miss a plan just because a recompute happens to be running.
     const links = await this.q<LinkRow>('select source_system_id, target_system_id, verdict from sync_links where group_id = $1 and dataset = $2', [groupId, path]);
-    const live = await this.q<InstructionRow>(`select * from sync_instructions where group_id = $1 and dataset = $2 and status = any($3::text[]) for update`, [groupId, path, LIVE_STATUSES]);
+    const live = await this.q<InstructionRow>(`select * from sync_instructions where group_id = $1 and dataset = $2 and status = any($3::text[])`, [groupId, path, LIVE_STATUSES]);
     const conflicts = await this.q<ConflictRow>(`select id, source_system_id, target_system_id, type, status from conflicts where group_id = $1 and dataset = $2 and status <> 'resolved'`, [groupId, path]);
     this.oldLinks = new Map(links.rows.map((r) => [pairKey(r.source_system_id, r.target_system_id), r]));
     this.liveByPair = new Map(live.rows.map((r) => [pairKey(r.source_system_id, r.target_system_id), r]));
