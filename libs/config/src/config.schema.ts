@@ -41,4 +41,7 @@ export const CONFIG_KEYS = [
   { key: 'job_lock_ms', env: [zs('job_lock_ms')], type: 'integer', minimum: 1000, maximum: 3_600_000, default: 120_000, doc: 'How long a worker holds a long job (an inventory report) before another worker may take it over as stalled, e.g. after a crash.' },
   { key: 'instruction_lease_seconds', env: [zs('instruction_lease_seconds')], type: 'integer', minimum: 60, maximum: 86_400, default: 3600, doc: 'How long a transfer plan handed to a host (or reported started) is withheld from other hand-outs; renewed by progress reports.' },
   { key: 'worker_concurrency', env: [zs('worker_concurrency')], type: 'integer', minimum: 1, maximum: 256, default: 4, doc: 'Jobs each processor runs at once in one process.' },
+  { key: 'metrics_token', env: [zs('metrics_token')], type: 'string', default: null, secret: true, doc: 'When set, the API\'s /metrics answers only to Authorization: Bearer <this token> (Prometheus: authorization.credentials). Unset: /metrics is open; keep it off the public network.' },
+  { key: 'link_metrics', env: [zs('link_metrics')], type: 'boolean', default: false, doc: 'Export zfs_sync_link_lag_seconds, one series per link, from the fleet-metrics exporter. Off by default: fleets with many links would make too many series.' },
+  { key: 'bull_board_read_only', env: [zs('bull_board_read_only')], type: 'boolean', default: true, doc: 'Bull Board (/admin/queues) only shows the queues; set false to let the admin retry, promote and remove jobs from the browser.' },
 ] as const satisfies readonly ConfigKeySpec[];

@@ -27,6 +27,9 @@ export interface Config {
   workerConcurrency: number;
   jobLockMs: number;
   instructionLeaseSeconds: number;
+  metricsToken: string | null;
+  linkMetrics: boolean;
+  bullBoardReadOnly: boolean;
   /** Where the values came from, for the start-up log line (never the values of secrets). */
   sourceFile: string | null;
 }

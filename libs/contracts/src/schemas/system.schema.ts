@@ -1,3 +1,4 @@
+import type { FromSchema } from 'json-schema-to-ts';
 import { hostNameString, metadataObject } from './common.schema.js';
 
 export const CONNECTIVITY_STATUSES = ['unknown', 'online', 'offline'] as const;
@@ -13,17 +14,6 @@ const systemFields = {
   extra_metadata: metadataObject,
 } as const;
 
-export interface RegisterSystemBody {
-  hostname: string;
-  platform: string;
-  connectivity_status?: ConnectivityStatus;
-  ssh_hostname?: string | null;
-  ssh_user?: string | null;
-  ssh_port?: number;
-  extra_metadata?: Record<string, unknown>;
-}
-export type UpdateSystemBody = Partial<RegisterSystemBody>;
-
 export const registerSystemSchema = {
   $id: 'RegisterSystem',
   type: 'object',
@@ -31,6 +21,8 @@ export const registerSystemSchema = {
   required: ['hostname', 'platform'],
   properties: systemFields,
 } as const;
+/** Handler types come from the schema the validator uses: one definition, no second copy. */
+export type RegisterSystemBody = FromSchema<typeof registerSystemSchema>;
 
 export const updateSystemSchema = {
   $id: 'UpdateSystem',
@@ -39,11 +31,8 @@ export const updateSystemSchema = {
   minProperties: 1,
   properties: systemFields,
 } as const;
+export type UpdateSystemBody = FromSchema<typeof updateSystemSchema>;
 
-export interface HeartbeatBody {
-  agent_version?: string;
-  metadata?: Record<string, unknown>;
-}
 export const heartbeatSchema = {
   $id: 'Heartbeat',
   type: 'object',
@@ -53,13 +42,12 @@ export const heartbeatSchema = {
     metadata: metadataObject,
   },
 } as const;
+export type HeartbeatBody = FromSchema<typeof heartbeatSchema>;
 
-export interface RotateKeyBody {
-  old_key_valid_seconds?: number;
-}
 export const rotateKeySchema = {
   $id: 'RotateKey',
   type: 'object',
   additionalProperties: false,
   properties: { old_key_valid_seconds: { type: 'integer', minimum: 0, maximum: 2_592_000 } },
 } as const;
+export type RotateKeyBody = FromSchema<typeof rotateKeySchema>;

@@ -1,10 +1,11 @@
 import { Router, type Request } from 'express';
-import { resolveConflictSchema, type ResolveConflictBody } from '@zfs-sync/contracts';
 import { SyncGroupsRepository, issueRemedy, loadDatasetViews, loadGroupContext } from '@zfs-sync/db';
 import { PlanError, buildRemedyPlan, isDestructiveStrategy, planGroupLinks, remedyStrategiesFor, wouldDestroy, type RemedyStrategy } from '@zfs-sync/domain';
 import { requireAdmin } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
-import { jsonBody, validBody } from '../http/body.js';
+import { CONFLICTS_API } from '@zfs-sync/contracts';
+import { bodyParser, route } from '../http/route.js';
+import { jsonBody } from '../http/body.js';
 import { HttpProblem, badRequest, conflict as conflictProblem, notFound } from '../http/problem.js';
 import { optionalUuidQuery, uuidParam } from './sync.routes.js';
 
@@ -48,7 +49,7 @@ const STATUSES = ['open', 'resolved', 'ignored'];
 /** Conflicts (admin): list, read, the original's per-group views, and operator resolution. */
 export function conflictRoutes(deps: ApiDeps): Router {
   const r = Router();
-  const parseResolve = validBody<ResolveConflictBody>(resolveConflictSchema);
+  const parseResolve = bodyParser(CONFLICTS_API.resolve);
   const groups = new SyncGroupsRepository(deps.pool);
 
   const statusQuery = (req: Request): string | null => {
@@ -72,17 +73,17 @@ export function conflictRoutes(deps: ApiDeps): Router {
     return row;
   }
 
-  r.get('/conflicts', async (req, res) => {
+  route(r, CONFLICTS_API.list, async (req, res) => {
     requireAdmin(res);
     res.json((await list(optionalUuidQuery(req, 'sync_group_id'), statusQuery(req))).map(conflictToJson));
   });
 
-  r.get('/conflicts/sync-group/:id', async (req, res) => {
+  route(r, CONFLICTS_API.forGroup, async (req, res) => {
     requireAdmin(res);
     res.json((await list(uuidParam(req, 'id'), statusQuery(req))).map(conflictToJson));
   });
 
-  r.get('/conflicts/summary/:id', async (req, res) => {
+  route(r, CONFLICTS_API.summary, async (req, res) => {
     requireAdmin(res);
     const groupId = uuidParam(req, 'id');
     const { rows } = await deps.pool.query<{ status: string; type: string; severity: string; n: number }>(
@@ -103,12 +104,12 @@ export function conflictRoutes(deps: ApiDeps): Router {
     });
   });
 
-  r.get('/conflicts/:id', async (req, res) => {
+  route(r, CONFLICTS_API.get, async (req, res) => {
     requireAdmin(res);
     res.json(conflictToJson(await getOr404(uuidParam(req, 'id'))));
   });
 
-  r.post('/conflicts/:id/resolve', ...jsonBody(deps.config.jsonBodyLimitBytes), async (req, res) => {
+  route(r, CONFLICTS_API.resolve, ...jsonBody(deps.config.jsonBodyLimitBytes), async (req, res) => {
     requireAdmin(res);
     const id = uuidParam(req, 'id');
     const body = parseResolve(req);

@@ -1,20 +1,12 @@
 import { Router, type Request, type Response } from 'express';
-import {
-  heartbeatSchema,
-  registerSystemSchema,
-  rotateKeySchema,
-  updateSystemSchema,
-  type HeartbeatBody,
-  type RegisterSystemBody,
-  type RotateKeyBody,
-  type UpdateSystemBody,
-} from '@zfs-sync/contracts';
 import { DuplicateHostnameError, SystemInUseError, systemToJson } from '@zfs-sync/db';
 import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
 import { hashKey, newHostKey } from '../auth/credentials.js';
 import type { ApiDeps } from '../deps.js';
+import { SYSTEMS_API } from '@zfs-sync/contracts';
+import { bodyParser, route } from '../http/route.js';
 import { groupIdsOf, queueGroupRecompute } from '../sync/recompute-groups.js';
-import { jsonBody, validBody } from '../http/body.js';
+import { jsonBody } from '../http/body.js';
 import { badRequest, conflict, forbidden, notFound, unauthorized } from '../http/problem.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -28,10 +20,10 @@ export function systemIdParam(req: Request, name = 'id'): string {
 export function systemsRoutes(deps: ApiDeps): Router {
   const r = Router();
   const body = jsonBody(deps.config.jsonBodyLimitBytes);
-  const parseRegister = validBody<RegisterSystemBody>(registerSystemSchema);
-  const parseUpdate = validBody<UpdateSystemBody>(updateSystemSchema);
-  const parseHeartbeat = validBody<HeartbeatBody>(heartbeatSchema, { emptyAsObject: true });
-  const parseRotate = validBody<RotateKeyBody>(rotateKeySchema, { emptyAsObject: true });
+  const parseRegister = bodyParser(SYSTEMS_API.register);
+  const parseUpdate = bodyParser(SYSTEMS_API.update);
+  const parseHeartbeat = bodyParser(SYSTEMS_API.heartbeat);
+  const parseRotate = bodyParser(SYSTEMS_API.rotateKey);
   const timeout = deps.config.heartbeatTimeoutSeconds;
 
   const healthEntry = (s: { id: string; hostname: string; last_seen: Date | null; age_seconds: number | null }) => {
@@ -47,7 +39,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     };
   };
 
-  r.post('/systems', ...body, async (req, res) => {
+  route(r, SYSTEMS_API.register, ...body, async (req, res) => {
     const who = principalOf(res);
     const allowed = who.kind === 'admin' || who.kind === 'enrollment' || (who.kind === 'anonymous' && deps.config.openRegistration);
     if (!allowed) {
@@ -66,21 +58,21 @@ export function systemsRoutes(deps: ApiDeps): Router {
     }
   });
 
-  r.get('/systems', async (_req, res) => {
+  route(r, SYSTEMS_API.list, async (_req, res) => {
     requireAdmin(res);
     res.json((await deps.systems.list()).map(systemToJson));
   });
 
   // Static health paths come before /systems/:id so "health" is never read as an id.
-  for (const filter of ['all', 'online', 'offline'] as const) {
-    r.get(`/systems/health/${filter}`, async (_req, res) => {
+  for (const [filter, spec] of [['all', SYSTEMS_API.healthAll], ['online', SYSTEMS_API.healthOnline], ['offline', SYSTEMS_API.healthOffline]] as const) {
+    route(r, spec, async (_req, res) => {
       requireAdmin(res);
       const systems = (await deps.systems.heartbeatAges()).map(healthEntry).filter((s) => filter === 'all' || s.status === filter);
       res.json({ systems, count: systems.length });
     });
   }
 
-  r.get('/systems/:id', async (req, res) => {
+  route(r, SYSTEMS_API.get, async (req, res) => {
     const id = systemIdParam(req);
     requireSystem(res, id);
     const system = await deps.systems.get(id);
@@ -88,7 +80,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     res.json(systemToJson(system));
   });
 
-  r.put('/systems/:id', ...body, async (req, res) => {
+  route(r, SYSTEMS_API.update, ...body, async (req, res) => {
     const id = systemIdParam(req);
     requireAdmin(res);
     const input = parseUpdate(req);
@@ -102,7 +94,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     }
   });
 
-  r.delete('/systems/:id', async (req, res) => {
+  route(r, SYSTEMS_API.delete, async (req, res) => {
     const id = systemIdParam(req);
     requireAdmin(res);
     const groups = await groupIdsOf(deps, id);
@@ -118,7 +110,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     res.status(204).end();
   });
 
-  r.post('/systems/:id/heartbeat', ...body, async (req, res: Response) => {
+  route(r, SYSTEMS_API.heartbeat, ...body, async (req, res: Response) => {
     const id = systemIdParam(req);
     requireSystem(res, id, { hostOnly: true });
     const hb = parseHeartbeat(req);
@@ -129,7 +121,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     res.json({ system_id: id, last_seen: lastSeen.toISOString(), status: 'online' });
   });
 
-  r.post('/systems/:id/api-key/rotate', ...body, async (req, res) => {
+  route(r, SYSTEMS_API.rotateKey, ...body, async (req, res) => {
     const id = systemIdParam(req);
     requireSystem(res, id);
     const { old_key_valid_seconds = 0 } = parseRotate(req);
@@ -139,7 +131,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     res.json({ system_id: id, api_key: apiKey, old_key_valid_seconds });
   });
 
-  r.get('/systems/:id/health', async (req, res) => {
+  route(r, SYSTEMS_API.health, async (req, res) => {
     const id = systemIdParam(req);
     requireSystem(res, id);
     const [row] = await deps.systems.heartbeatAges(id);
