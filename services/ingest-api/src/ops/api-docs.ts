@@ -59,6 +59,6 @@ export function docsRouter(): Router {
   r.get('/init.js', (_req, res) => {
     res.type('application/javascript').send(INIT);
   });
-  r.use('/assets', express.static(assetsDir, { index: false, maxAge: '1d', fallthrough: false }));
+  r.use('/assets', express.static(assetsDir, { index: false, maxAge: '1d' }));
   return r;
 }

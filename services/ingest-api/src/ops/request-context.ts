@@ -20,7 +20,6 @@ export function requestContext(logger: Logger, opts: { quietPrefix: string }): R
       res.setHeader('x-request-id', id);
       return id;
     },
-    customProps: (req) => ({ req_id: String(req.id) }),
     autoLogging: { ignore: (req) => (req.url ?? '').startsWith(opts.quietPrefix) || req.url === '/metrics' },
     serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url }) },
   });
