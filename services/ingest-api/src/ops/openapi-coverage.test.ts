@@ -8,7 +8,7 @@ import { createLogger } from '@zfs-sync/logger';
 import { createApp } from '../app.js';
 import { buildApiDeps } from '../build-deps.js';
 import { BODY_VALIDATORS, type RouteTag } from '../http/route.js';
-import { createTestEnvironment, type TestEnvironment } from '../testing/api-harness.js';
+import { createTestEnvironment, type TestEnvironment } from '@zfs-sync/testkit/stack';
 import { openApiDocument } from './api-docs.js';
 
 /*

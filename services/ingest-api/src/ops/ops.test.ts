@@ -9,8 +9,7 @@ import { METRIC_CATALOG } from '@zfs-sync/runtime';
 import { createApp } from '../app.js';
 import { buildApiDeps } from '../build-deps.js';
 import { errorHandler } from '../http/problem.js';
-import { TEST_ADMIN_TOKEN, createTestEnvironment, startTestApi, type TestApi, type TestEnvironment } from '../testing/api-harness.js';
-import { inventory, registerSystem, syntheticSnapshots } from '../testing/inventory-fixtures.js';
+import { TEST_ADMIN_TOKEN, createTestEnvironment, inventory, registerSystem, startTestApi, syntheticSnapshots, type TestApi, type TestEnvironment } from '@zfs-sync/testkit/stack';
 import { requestContext } from './request-context.js';
 
 let env: TestEnvironment;

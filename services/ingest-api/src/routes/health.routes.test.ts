@@ -1,6 +1,6 @@
 import test from 'ava';
 import { startTcpProxy, type TcpProxy } from '@zfs-sync/testkit';
-import { createTestEnvironment, startTestApi, type TestApi, type TestEnvironment } from '../testing/api-harness.js';
+import { createTestEnvironment, startTestApi, type TestApi, type TestEnvironment } from '@zfs-sync/testkit/stack';
 
 let env: TestEnvironment;
 let api: TestApi;

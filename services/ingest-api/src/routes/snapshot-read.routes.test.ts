@@ -1,8 +1,6 @@
 import test from 'ava';
-import { createLogger } from '@zfs-sync/logger';
 import { pgQuery } from '@zfs-sync/testkit';
-import { TEST_ADMIN_TOKEN, createTestEnvironment, inventory, registerSystem, startTestApi, waitForReport, type RegisteredSystem, type TestApi, type TestEnvironment } from '../testing/index.js';
-import { startWorkers, type RunningWorkers } from '../../../workers/src/start-workers.js';
+import { TEST_ADMIN_TOKEN, inventory, registerSystem, startTestStack, waitForReport, type RegisteredSystem, type TestApi, type TestStack } from '@zfs-sync/testkit/stack';
 
 /*
  * The read routes through the real API, with inventories applied by the real reconcile worker.
@@ -16,9 +14,8 @@ import { startWorkers, type RunningWorkers } from '../../../workers/src/start-wo
  *   D  pool2/tank/DS — a dataset whose relative path is A's full name (the pool-prefix rule).
  */
 
-let env: TestEnvironment;
+let stack: TestStack;
 let api: TestApi;
-let workers: RunningWorkers;
 const admin = TEST_ADMIN_TOKEN;
 let A: RegisteredSystem;
 let B: RegisteredSystem;
@@ -54,9 +51,8 @@ const aRoot = { pool: 'tank', dataset: '', snapshots: [{ name: 'root-snap', guid
 const aBookmarks = [{ name: 'bm-1', guid: '0', createtxg: '100', creation: T0 }];
 
 test.before(async () => {
-  env = await createTestEnvironment();
-  api = await startTestApi(env.config());
-  workers = await startWorkers(env.config(), createLogger('t', env.config()));
+  stack = await startTestStack();
+  api = stack.api;
   [A, B, C, D] = await Promise.all([registerSystem(api), registerSystem(api), registerSystem(api), registerSystem(api)]);
 
   const pruned = { name: 'pruned', guid: '999', createtxg: '50', creation: T0 - 600, used: '7', referenced: '7' };
@@ -86,9 +82,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  await workers?.stop(5000);
-  await api?.close();
-  await env?.teardown();
+  await stack?.stop();
 });
 
 const get = (path: string, key: string | null = admin) => api.request('GET', path, { key });
@@ -207,7 +201,7 @@ test('get one snapshot by id; 404 and 400', async (t) => {
     t.is(res.body.field, 'id', bad);
   }
   // A gone snapshot is not served.
-  const goneId = (await pgQuery(env.db.url, `select id::text from snapshots_gone where system_id = $1 and name = 'pruned'`, [A.id])).rows[0].id;
+  const goneId = (await pgQuery(stack.env.db.url, `select id::text from snapshots_gone where system_id = $1 and name = 'pruned'`, [A.id])).rows[0].id;
   t.is((await get(`/snapshots/${goneId}`)).status, 404);
 });
 
@@ -368,8 +362,8 @@ test('the days window: events older than the window are left out', async (t) => 
   await post(sys, inventory(`w-1-${sys.id}`, 1, [{ pool: 'p', dataset: 'x', snapshots: snaps }]));
   await post(sys, inventory(`w-2-${sys.id}`, 2, [{ pool: 'p', dataset: 'x', snapshots: [snaps[0]!] }]));
   // Move the whole history of this system 10 days back.
-  await pgQuery(env.db.url, `update snapshots set first_seen = first_seen - interval '10 days' where system_id = $1`, [sys.id]);
-  await pgQuery(env.db.url, `update snapshots_gone set first_seen = first_seen - interval '10 days', gone_at = gone_at - interval '10 days' where system_id = $1`, [sys.id]);
+  await pgQuery(stack.env.db.url, `update snapshots set first_seen = first_seen - interval '10 days' where system_id = $1`, [sys.id]);
+  await pgQuery(stack.env.db.url, `update snapshots_gone set first_seen = first_seen - interval '10 days', gone_at = gone_at - interval '10 days' where system_id = $1`, [sys.id]);
   t.is((await get(`/snapshots/history/${sys.id}?days=9`, sys.api_key)).body.count, 0);
   t.is((await get(`/snapshots/history/${sys.id}?days=11`, sys.api_key)).body.count, 3);
   t.like((await get(`/snapshots/statistics/${sys.id}?days=9`)).body, { appeared_last_days: 0, disappeared_last_days: 0, total_snapshots: 1 });
@@ -391,7 +385,7 @@ test('delete (admin only) removes datasets, snapshots and their history; the sys
   t.is(del.status, 200, del.text);
   t.like(del.body, { system_id: sys.id, hostname: sys.hostname, deleted_snapshots: 2, deleted_datasets: 1, deleted_history: 1, deleted_count: 2 });
   for (const table of ['datasets', 'snapshots', 'snapshots_gone']) {
-    t.is((await pgQuery(env.db.url, `select count(*)::int as n from ${table} where system_id = $1`, [sys.id])).rows[0].n, 0, table);
+    t.is((await pgQuery(stack.env.db.url, `select count(*)::int as n from ${table} where system_id = $1`, [sys.id])).rows[0].n, 0, table);
   }
   t.deepEqual((await get(`/snapshots/system/${sys.id}`)).body, []);
   t.is((await get(`/systems/${sys.id}`)).status, 200);

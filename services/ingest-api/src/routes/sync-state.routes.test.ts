@@ -1,5 +1,5 @@
 import test from 'ava';
-import { startTestStack, type RunningWorkers, type TestStack } from '@zfs-sync/workers/testing';
+import { startTestStack, type RunningWorkers, type TestStack } from '@zfs-sync/testkit/stack';
 import {
   TEST_ADMIN_TOKEN,
   eventually,
@@ -9,7 +9,7 @@ import {
   type RegisteredSystem,
   type TestApi,
   type TestEnvironment,
-} from '../testing/index.js';
+} from '@zfs-sync/testkit/stack';
 
 let env: TestEnvironment;
 let api: TestApi;

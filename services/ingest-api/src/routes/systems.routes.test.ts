@@ -1,7 +1,7 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { pgQuery } from '@zfs-sync/testkit';
-import { TEST_ADMIN_TOKEN, TEST_ENROLLMENT_TOKEN, createTestEnvironment, startTestApi, type TestApi, type TestEnvironment } from '../testing/api-harness.js';
+import { TEST_ADMIN_TOKEN, TEST_ENROLLMENT_TOKEN, createTestEnvironment, startTestApi, type TestApi, type TestEnvironment } from '@zfs-sync/testkit/stack';
 
 let env: TestEnvironment;
 let api: TestApi;

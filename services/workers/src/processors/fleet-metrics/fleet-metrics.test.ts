@@ -1,11 +1,10 @@
 import test from 'ava';
 import { QUEUE_NAMES } from '@zfs-sync/contracts';
-import { TEST_ADMIN_TOKEN, eventually, registerSystem, reportInventory, syntheticSnapshots } from '@zfs-sync/ingest-api/testing';
+import { TEST_ADMIN_TOKEN, eventually, registerSystem, reportInventory, startTestStack, syntheticSnapshots, type TestStack } from '@zfs-sync/testkit/stack';
 import { createLogger } from '@zfs-sync/logger';
 import { JOB_STATES, METRIC_CATALOG } from '@zfs-sync/runtime';
 import { PROCESSORS, selectProcessors } from '../../registry.js';
 import { startWorkers } from '../../start-workers.js';
-import { startTestStack, type TestStack } from '../../testing/stack.js';
 
 let stack: TestStack;
 test.before(async () => {

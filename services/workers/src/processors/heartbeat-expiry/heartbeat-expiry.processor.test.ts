@@ -1,9 +1,9 @@
 import test from 'ava';
 import { createLogger } from '@zfs-sync/logger';
 import { pgQuery } from '@zfs-sync/testkit';
-import { TEST_ADMIN_TOKEN, createTestEnvironment, startTestApi, type TestApi, type TestEnvironment } from '@zfs-sync/ingest-api/testing';
+import { TEST_ADMIN_TOKEN, createTestEnvironment, startTestApi, type TestApi, type TestEnvironment } from '@zfs-sync/testkit/stack';
 import { startWorkers, type RunningWorkers } from '../../start-workers.js';
-import { spawnWorkerProcess } from '../../testing/stack.js';
+import { spawnWorkerProcess } from '@zfs-sync/testkit/stack';
 
 let env: TestEnvironment;
 let api: TestApi;

@@ -9,9 +9,9 @@ import {
   type RegisteredSystem,
   type TestApi,
   type TestEnvironment,
-} from '@zfs-sync/ingest-api/testing';
-import type { RunningWorkers } from '../../start-workers.js';
-import { startTestStack, type TestStack } from '../../testing/stack.js';
+} from '@zfs-sync/testkit/stack';
+import type { RunningWorkers } from '@zfs-sync/workers';
+import { startTestStack, type TestStack } from '@zfs-sync/testkit/stack';
 
 let env: TestEnvironment;
 let api: TestApi;

@@ -1,9 +1,9 @@
 import test from 'ava';
 import { createLogger } from '@zfs-sync/logger';
 import { pgQuery, startTcpProxy } from '@zfs-sync/testkit';
-import { createTestEnvironment, inventory, registerSystem, startTestApi, syntheticSnapshots, waitForReport, type TestEnvironment } from '@zfs-sync/ingest-api/testing';
+import { createTestEnvironment, inventory, registerSystem, startTestApi, syntheticSnapshots, waitForReport, type TestEnvironment } from '@zfs-sync/testkit/stack';
 import { startWorkers } from '../../start-workers.js';
-import { spawnWorkerProcess } from '../../testing/stack.js';
+import { spawnWorkerProcess } from '@zfs-sync/testkit/stack';
 
 let env: TestEnvironment;
 test.before(async () => {

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Config } from '@zfs-sync/config';
 import { createLogger } from '@zfs-sync/logger';
-import { createTestEnvironment, startTestApi, type TestApi, type TestEnvironment } from '@zfs-sync/ingest-api/testing';
-import { startWorkers, type RunningWorkers } from '../start-workers.js';
+import { startWorkers, type RunningWorkers } from '@zfs-sync/workers';
+import { createTestEnvironment, startTestApi, type TestApi, type TestEnvironment } from './api-harness.js';
 
 /** The whole service for one test file: its own database and queue prefix, the real API and workers. */
 export interface TestStack {
@@ -11,6 +11,8 @@ export interface TestStack {
   workers: RunningWorkers;
   stop: () => Promise<void>;
 }
+
+export type { RunningWorkers };
 
 export async function startTestStack(overrides: Record<string, unknown> = {}): Promise<TestStack> {
   const env = await createTestEnvironment();

@@ -2,10 +2,8 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { loadConfig, type Config } from '@zfs-sync/config';
 import { createLogger } from '@zfs-sync/logger';
-import { createTestDatabase, dropQueuePrefix, testQueuePrefix, testServices, type TestDatabase } from '@zfs-sync/testkit';
-import { createApp } from '../app.js';
-import type { ResponseViolation } from '../ops/response-check.js';
-import { buildApiDeps } from '../build-deps.js';
+import { createTestDatabase, dropQueuePrefix, testQueuePrefix, testServices, type TestDatabase } from '../index.js';
+import { buildApiDeps, createApp, type ResponseViolation } from '@zfs-sync/ingest-api';
 
 export const TEST_ADMIN_TOKEN = 'zs_admin_test-admin-token-for-integration-tests-only-0000';
 export const TEST_ENROLLMENT_TOKEN = 'zs_enroll_test-enrollment-token-0000';

@@ -1,2 +1,0 @@
-export * from './api-harness.js';
-export * from './inventory-fixtures.js';

@@ -1,2 +1,0 @@
-export * from './stack.js';
-export type { RunningWorkers } from '../start-workers.js';
