@@ -20,6 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { SyncGroupsRepository, loadGroupContext, recomputeGroupDataset } from '@zfs-sync/db';
+import { DEFAULT_BACKOFF } from '@zfs-sync/domain';
 import { createTestDatabase, dropQueuePrefix, testQueuePrefix, testServices } from '@zfs-sync/testkit';
 import { BenchHttp } from './ingest/http.js';
 import { freePort, startService, type Service } from './ingest/processes.js';
@@ -215,7 +216,7 @@ async function main() {
   const recompute: number[] = [];
   for (let i = 0; i < 50; i++) {
     const t0 = performance.now();
-    await recomputeGroupDataset(pool, ctx, trioGroup.id, 'big');
+    await recomputeGroupDataset(pool, ctx, trioGroup.id, 'big', { backoff: DEFAULT_BACKOFF });
     recompute.push(performance.now() - t0);
   }
 

@@ -4,7 +4,7 @@ import { get as httpGet } from 'node:http';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import dockerignore from '@balena/dockerignore';
+import dockerignoreModule from '@balena/dockerignore';
 import { createTestEnvironment, type TestEnvironment } from '@zfs-sync/testkit/stack';
 import { repoPath, repoRoot, run } from './tools.js';
 
@@ -44,6 +44,8 @@ function repoFiles(): string[] {
 
 /** The files the runtime stage copies from the build context (after .dockerignore). */
 function imageFiles(): string[] {
+  // A CommonJS module whose typings declare an ES default export.
+  const dockerignore = dockerignoreModule as unknown as (typeof dockerignoreModule)['default'];
   const ignore = dockerignore({ ignorecase: false }).add(readFileSync(repoPath('.dockerignore'), 'utf8'));
   const context = repoFiles().filter((f) => !ignore.ignores(f));
   const sources = copySources();

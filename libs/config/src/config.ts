@@ -30,6 +30,10 @@ export interface Config {
   metricsToken: string | null;
   linkMetrics: boolean;
   bullBoardReadOnly: boolean;
+  instructionOfferSeconds: number;
+  failureBackoffSeconds: number;
+  failureBackoffMaxSeconds: number;
+  legacyStaleAfterSeconds: number;
   /** Where the values came from, for the start-up log line (never the values of secrets). */
   sourceFile: string | null;
 }

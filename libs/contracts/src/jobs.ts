@@ -1,4 +1,4 @@
-import { recomputeGroupPayloadSchema, type RecomputeGroupPayload } from './schemas/sync.schema.js';
+import { recomputeDatasetPayloadSchema, recomputeGroupPayloadSchema, type RecomputeDatasetPayload, type RecomputeGroupPayload } from './schemas/sync.schema.js';
 import { reconcilePayloadSchema, recomputeLinksPayloadSchema, type ReconcilePayload, type RecomputeLinksPayload } from './schemas/inventory.schema.js';
 
 /**
@@ -57,12 +57,26 @@ export const JOBS = {
     // versions that a newer job supersedes, so bursts cost one recompute.
     jobId: (p) => `recompute-${p.dataset_id}-${p.version}`,
   } satisfies JobDefinition<RecomputeLinksPayload> as JobDefinition<RecomputeLinksPayload>,
+  recomputeDataset: {
+    queue: 'recompute-datasets',
+    name: 'recompute-dataset',
+    schema: recomputeDatasetPayloadSchema,
+    retry: standardRetry,
+    // No deterministic id: a kept (completed) job with the same id would swallow the next
+    // request, and a recompute is idempotent, so a repeated one costs only its time.
+  } satisfies JobDefinition<RecomputeDatasetPayload> as JobDefinition<RecomputeDatasetPayload>,
   recomputeGroup: {
     queue: 'recompute-groups',
     name: 'recompute-group',
     schema: recomputeGroupPayloadSchema,
     retry: standardRetry,
   } satisfies JobDefinition<RecomputeGroupPayload> as JobDefinition<RecomputeGroupPayload>,
+  inventorySweep: {
+    queue: 'inventory-sweep',
+    name: 'sweep',
+    schema: { type: 'object', additionalProperties: false, properties: {} },
+    retry: { ...standardRetry, attempts: 1, removeOnComplete: { age: 600, count: 100 }, removeOnFail: { age: 24 * 3600, count: 1000 } },
+  } satisfies JobDefinition<Record<string, never>> as JobDefinition<Record<string, never>>,
   syncSweep: {
     queue: 'sync-sweep',
     name: 'sweep',

@@ -7,7 +7,8 @@ import { isHostName, isPosixUserName } from '@zfs-sync/domain';
  * rejected by each schema (`additionalProperties: false`), custom formats for values that will
  * reach a shell command.
  */
-export const ajv = new Ajv({ strict: true, allErrors: false, allowUnionTypes: true, useDefaults: false, messages: true });
+// verbose: errors carry their schema, so a field's own description can say what it accepts.
+export const ajv = new Ajv({ strict: true, allErrors: false, allowUnionTypes: true, useDefaults: false, messages: true, verbose: true });
 addFormatsModule.default(ajv, ['date-time', 'uuid', 'uri']);
 ajv.addFormat('host-name', { type: 'string', validate: isHostName });
 ajv.addFormat('posix-user', { type: 'string', validate: isPosixUserName });
@@ -63,7 +64,7 @@ export function describeAjvError(e: ErrorObject, prefix = ''): FieldError {
       break;
     }
     case 'format':
-      rule = FORMAT_RULES[(e.params as { format: string }).format] ?? e.message ?? 'is invalid';
+      rule = (e.parentSchema as { description?: string } | undefined)?.description ?? FORMAT_RULES[(e.params as { format: string }).format] ?? e.message ?? 'is invalid';
       break;
     case 'maxJsonBytes':
       rule = `is too large once serialised (at most ${(e.schema as number) ?? ''} bytes)`;

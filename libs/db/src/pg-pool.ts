@@ -8,3 +8,8 @@ export function createPgPool(databaseUrl: string, max = 10): pg.Pool {
   pool.on('error', () => {});
   return pool;
 }
+
+/** One round trip to PostgreSQL (readiness probes). */
+export async function pingDatabase(pool: Pick<pg.Pool, 'query'>): Promise<void> {
+  await pool.query('select 1');
+}

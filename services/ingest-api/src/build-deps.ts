@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Config } from '@zfs-sync/config';
-import { InstructionsRepository, SyncGroupsRepository, SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
+import { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SyncStatesRepository, SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
 import { createMetricsRegistry } from '@zfs-sync/runtime';
 import { Producer, producerConnection, whenConnected } from '@zfs-sync/queue';
@@ -30,6 +30,9 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
     systems,
     groups: new SyncGroupsRepository(pool),
     instructions: new InstructionsRepository(pool),
+    links: new LinksRepository(pool),
+    conflicts: new ConflictsRepository(pool),
+    syncStates: new SyncStatesRepository(pool),
     adminTokenHash: admin.hash,
     metrics: createApiMetrics(createMetricsRegistry('ingest-api')),
     generatedAdminToken: admin.generated,

@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Config } from '@zfs-sync/config';
-import type { InstructionsRepository, SyncGroupsRepository, SystemsRepository } from '@zfs-sync/db';
+import type { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SyncStatesRepository, SystemsRepository } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
 import type { Producer } from '@zfs-sync/queue';
 import type { ApiMetrics } from './ops/metrics.js';
@@ -19,6 +19,9 @@ export interface ApiDeps {
   systems: SystemsRepository;
   groups: SyncGroupsRepository;
   instructions: InstructionsRepository;
+  links: LinksRepository;
+  conflicts: ConflictsRepository;
+  syncStates: SyncStatesRepository;
   adminTokenHash: string;
   /** This process's metrics (served at /metrics). */
   metrics: ApiMetrics;

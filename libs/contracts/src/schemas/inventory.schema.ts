@@ -25,8 +25,10 @@ const uint64 = {
 const shortName = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9_.: %-]+$', description: 'must be a ZFS snapshot name: ASCII letters, digits, "-", "_", ".", ":", "%" or space' } as const;
 const poolName = { type: 'string', minLength: 1, maxLength: 239 } as const;
 const datasetPath = { type: 'string', minLength: 0, maxLength: 255 } as const;
+/** What a creation time may look like, said whenever one is refused (an epoch in a string is a common mistake). */
+const CREATION_FORMS = 'must be Unix seconds as a JSON integer (e.g. 1700000000) or an ISO 8601 date-time string (e.g. 2023-11-14T22:13:20Z); a number inside a string is not accepted';
 /** Unix seconds, or an ISO 8601 date-time. */
-const creation = { type: ['integer', 'string'], minimum: 0, maximum: 253_402_300_799, format: 'date-time', maxLength: 40 } as const;
+const creation = { type: ['integer', 'string'], minimum: 0, maximum: 253_402_300_799, format: 'date-time', maxLength: 40, description: CREATION_FORMS } as const;
 
 export const REPORT_ID_PATTERN = '^[A-Za-z0-9._-]{1,128}$';
 
@@ -97,7 +99,7 @@ const originalSnapshotItem = {
     name: { type: 'string', minLength: 1, maxLength: 255 },
     pool: poolName,
     dataset: datasetPath,
-    timestamp: { anyOf: [{ type: 'string', format: 'date-time', maxLength: 40 }, { type: 'integer', minimum: 0, maximum: 253_402_300_799 }] },
+    timestamp: { type: ['string', 'integer'], format: 'date-time', maxLength: 40, minimum: 0, maximum: 253_402_300_799, description: CREATION_FORMS },
     size: uint64,
     used: uint64,
     referenced: uint64,

@@ -32,6 +32,7 @@ const groupFields = {
   },
   send_options: { type: 'object', additionalProperties: false, properties: { compressed: { type: 'boolean' }, raw: { type: 'boolean' } } },
   receive_options: { type: 'object', additionalProperties: false, properties: { resumable: { type: 'boolean' }, unmounted: { type: 'boolean' } } },
+  initial_replication: { enum: ['most_recent', 'all'], description: "how a new replica is seeded: 'most_recent' (the newest eligible snapshot in full) or 'all' (the oldest eligible in full, then -I to the newest)" },
 } as const;
 
 export const createSyncGroupSchema = { $id: 'CreateSyncGroup', type: 'object', additionalProperties: false, required: ['name'], properties: groupFields } as const;
@@ -97,4 +98,14 @@ export const recomputeGroupPayloadSchema = {
   required: ['group_id', 'reason'],
   properties: { group_id: uuidString, reason: { type: 'string', maxLength: 200 } },
 } as const;
+
+export const recomputeDatasetPayloadSchema = {
+  $id: 'RecomputeDatasetPayload',
+  type: 'object',
+  additionalProperties: false,
+  required: ['group_id', 'dataset', 'reason'],
+  properties: { group_id: uuidString, dataset: { type: 'string', maxLength: 255 }, reason: { type: 'string', maxLength: 200 } },
+} as const;
+/** Recompute one (group, dataset): a host reported on a plan, an operator chose a resolution, or time passed. */
+export type RecomputeDatasetPayload = FromSchema<typeof recomputeDatasetPayloadSchema>;
 export type RecomputeGroupPayload = FromSchema<typeof recomputeGroupPayloadSchema>;

@@ -128,11 +128,14 @@ async function applyInTransaction(client: pg.PoolClient, job: ReconcilePayload):
   }
 
   const { counts, recompute } = await mergeInventory(client, job, datasets);
-  if (job.generation !== null) {
-    await client.query('update systems set inventory_generation = greatest(inventory_generation, $2), last_inventory_at = now() where id = $1', [job.system_id, job.generation]);
-  } else {
-    await client.query('update systems set last_inventory_at = now() where id = $1', [job.system_id]);
-  }
+  // Which kind of client this is decides whether the batch-only removal rule applies (see legacy-prune.ts).
+  await client.query(
+    `update systems set inventory_generation = greatest(inventory_generation, coalesce($2, inventory_generation)), last_inventory_at = now(),
+            last_full_inventory_at = case when $3 = 'inventory' then now() else last_full_inventory_at end,
+            last_batch_at = case when $3 = 'batch' then now() else last_batch_at end
+      where id = $1`,
+    [job.system_id, job.generation, job.mode],
+  );
   await client.query(
     `update inventory_reports set status = 'applied', applied_at = now(), counts = $3, recompute = $4, error = null where system_id = $1 and report_id = $2`,
     [job.system_id, job.report_id, JSON.stringify(counts), JSON.stringify(recompute)],
@@ -154,26 +157,39 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
 
   // 1. Upsert the listed datasets; learn their ids and stored content hashes.
   const keep = datasets.map((d) => d.receive_resume_token === undefined);
-  const { rows: dsRows } = await client.query<DatasetRow & { old_hash: string | null }>(
+  // `appeared`: new, or back after it was gone; `token_changed`: another receive_resume_token.
+  // Both change what a plan may do (a full send into an existing dataset fails; a resume needs
+  // the current token), so they bump the content version like changed snapshots do.
+  const { rows: dsRows } = await client.query<DatasetRow & { old_hash: string | null; appeared: boolean; token_changed: boolean }>(
     `with input as (
        select * from unnest($2::text[], $3::text[], $4::text[], $5::bool[]) as t(pool, path, token, keep_token)
+     ), prev as (
+       select d.pool, d.path, d.gone_at is not null as was_gone, d.receive_resume_token as token
+         from datasets d join input i on i.pool = d.pool and i.path = d.path where d.system_id = $1
      ), upserted as (
        insert into datasets as d (system_id, pool, path, receive_resume_token)
        select $1, pool, path, token from input
        on conflict (system_id, pool, path) do update
          set last_seen = now(), gone_at = null,
              receive_resume_token = case when (select keep_token from input i where i.pool = d.pool and i.path = d.path) then d.receive_resume_token else excluded.receive_resume_token end
-       returning d.id, d.pool, d.path, d.content_hash
+       returning d.id, d.pool, d.path, d.content_hash, d.receive_resume_token, (xmax = 0) as inserted
      )
-     select id, pool, path, content_hash as old_hash, content_hash from upserted`,
+     select u.id, u.pool, u.path, u.content_hash as old_hash, u.content_hash,
+            u.inserted or coalesce(p.was_gone, false) as appeared,
+            not u.inserted and u.receive_resume_token is distinct from p.token as token_changed
+       from upserted u left join prev p on p.pool = u.pool and p.path = u.path`,
     [job.system_id, datasets.map((d) => d.pool), datasets.map((d) => d.dataset), datasets.map((d) => d.receive_resume_token ?? null), keep],
   );
   const idOf = new Map(dsRows.map((r) => [`${r.pool}\u0000${r.path}`, r]));
 
   // 2. Skip datasets whose content is byte-for-byte what we already hold.
+  const perDataset = new Map<string, number>();
+  const bump = (id: string, n = 1) => perDataset.set(id, (perDataset.get(id) ?? 0) + n);
+
   const changed: Array<{ row: DatasetRow; data: ReconcileDataset; hash: string | null }> = [];
   for (const d of datasets) {
     const row = idOf.get(`${d.pool}\u0000${d.dataset}`)!;
+    if (row.appeared || row.token_changed) bump(row.id, 0);
     const hash = fullReplace ? datasetContentHash(d) : null;
     if (fullReplace && hash === row.content_hash) {
       counts.unchanged += d.snapshots.length + d.bookmarks.length;
@@ -181,9 +197,6 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
     }
     changed.push({ row, data: d, hash });
   }
-
-  const perDataset = new Map<string, number>();
-  const bump = (id: string, n = 1) => perDataset.set(id, (perDataset.get(id) ?? 0) + n);
 
   if (changed.length > 0) {
     // 3. Stage the reported rows of changed datasets with COPY (the fastest way in).
@@ -225,8 +238,10 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
             }
          returning s.*
        ), archived as (
-         insert into snapshots_gone (id, dataset_id, system_id, kind, name, guid, createtxg, creation, used, referenced, userrefs, first_seen, last_seen, gone_report_id)
-         select id, dataset_id, system_id, kind, name, guid, createtxg, creation, used, referenced, userrefs, first_seen, last_seen, $2 from gone
+         insert into snapshots_gone (id, dataset_id, system_id, kind, name, guid, createtxg, creation, used, referenced, userrefs, first_seen, last_seen, gone_report_id, gone_reason)
+         select g.id, g.dataset_id, g.system_id, g.kind, g.name, g.guid, g.createtxg, g.creation, g.used, g.referenced, g.userrefs, g.first_seen, g.last_seen, $2,
+                case when exists (select 1 from stage_snapshots t where t.dataset_id = g.dataset_id and t.kind = g.kind and t.name = g.name) then 'guid_changed' else 'not_in_inventory' end
+           from gone g
          returning dataset_id
        )
        select dataset_id, count(*) as n from archived group by dataset_id`,
@@ -260,6 +275,14 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
        select dataset_id, count(*) filter (where inserted) as added, count(*) filter (where not inserted) as changed from up group by dataset_id`,
       [job.system_id, job.report_id],
     );
+    // A batch-only client (the original cron script) re-sends its whole list every run: every
+    // row it lists counts as re-reported now, changed or not (see legacy-prune.ts).
+    if (!fullReplace) {
+      await client.query(
+        `update snapshots s set last_seen = now() from stage_snapshots t
+          where t.dataset_id = s.dataset_id and t.kind = s.kind and t.name = s.name and s.last_seen < now()`,
+      );
+    }
     let staged = 0;
     for (const c of changed) staged += c.data.snapshots.length + c.data.bookmarks.length;
     for (const r of upserted.rows) {
@@ -293,8 +316,8 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
       const removed = await client.query<{ dataset_id: string; n: string }>(
         `with gone as (delete from snapshots where dataset_id = any($1::bigint[]) returning *),
               archived as (
-                insert into snapshots_gone (id, dataset_id, system_id, kind, name, guid, createtxg, creation, used, referenced, userrefs, first_seen, last_seen, gone_report_id)
-                select id, dataset_id, system_id, kind, name, guid, createtxg, creation, used, referenced, userrefs, first_seen, last_seen, $2 from gone
+                insert into snapshots_gone (id, dataset_id, system_id, kind, name, guid, createtxg, creation, used, referenced, userrefs, first_seen, last_seen, gone_report_id, gone_reason)
+                select id, dataset_id, system_id, kind, name, guid, createtxg, creation, used, referenced, userrefs, first_seen, last_seen, $2, 'dataset_gone' from gone
                 returning dataset_id)
          select dataset_id, count(*) as n from archived group by dataset_id`,
         [ids, job.report_id],

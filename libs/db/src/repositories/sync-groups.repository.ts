@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { SyncGroupBody } from '@zfs-sync/contracts';
-import type { MemberConnection, SyncGroupPolicy } from '@zfs-sync/domain';
+import { SYNC_GROUP_DEFAULTS, type MemberConnection, type SyncGroupPolicy } from '@zfs-sync/domain';
 import { withTransaction } from '../transaction.js';
 
 export interface SyncGroupRow {
@@ -20,6 +20,7 @@ export interface SyncGroupRow {
   target_pools: Record<string, string>;
   send_options: { compressed: boolean; raw: boolean };
   receive_options: { resumable: boolean; unmounted: boolean };
+  initial_replication: 'most_recent' | 'all';
   system_ids: string[];
   created_at: Date;
   updated_at: Date;
@@ -44,30 +45,32 @@ export function policyOf(g: SyncGroupRow): SyncGroupPolicy {
     receiveOptions: g.receive_options,
     targetPools: g.target_pools,
     datasets: g.datasets,
+    initialReplication: g.initial_replication,
   };
 }
 
-/** Fill defaults and merge a partial update onto the stored group: the one place group values are formed. */
+/** Merge a partial update onto the stored group, or fill a new one from the domain's defaults. */
 export function mergeGroup(base: SyncGroupRow | null, body: Partial<SyncGroupBody>): Omit<SyncGroupRow, 'id' | 'created_at' | 'updated_at'> {
-  const b = base;
+  const b = base ?? { ...SYNC_GROUP_DEFAULTS, name: '', description: null, hub_system_id: null, extra_metadata: {}, datasets: { include: [], exclude: [] }, target_pools: {}, system_ids: [] };
   return {
-    name: body.name ?? b?.name ?? '',
-    description: body.description !== undefined ? body.description : (b?.description ?? null),
-    enabled: body.enabled ?? b?.enabled ?? true,
-    sync_interval_seconds: body.sync_interval_seconds ?? b?.sync_interval_seconds ?? 3600,
-    directional: body.directional ?? b?.directional ?? false,
-    hub_system_id: body.hub_system_id !== undefined ? (body.hub_system_id?.toLowerCase() ?? null) : (b?.hub_system_id ?? null),
-    extra_metadata: body.extra_metadata ?? b?.extra_metadata ?? {},
-    transfer_mode: body.transfer_mode ?? b?.transfer_mode ?? 'push',
-    snapshot_pattern: body.snapshot_pattern !== undefined ? body.snapshot_pattern : (b?.snapshot_pattern ?? null),
-    min_snapshot_age_seconds: body.min_snapshot_age_seconds ?? b?.min_snapshot_age_seconds ?? 0,
-    max_lag_seconds: body.max_lag_seconds ?? b?.max_lag_seconds ?? 259_200,
-    datasets: { include: body.datasets?.include ?? b?.datasets.include ?? [], exclude: body.datasets?.exclude ?? b?.datasets.exclude ?? [] },
-    target_pools: body.target_pools ? Object.fromEntries(Object.entries(body.target_pools).map(([k, v]) => [k.toLowerCase(), v])) : (b?.target_pools ?? {}),
-    send_options: { compressed: body.send_options?.compressed ?? b?.send_options.compressed ?? true, raw: body.send_options?.raw ?? b?.send_options.raw ?? false },
-    receive_options: { resumable: body.receive_options?.resumable ?? b?.receive_options.resumable ?? true, unmounted: body.receive_options?.unmounted ?? b?.receive_options.unmounted ?? false },
+    name: body.name ?? b.name,
+    description: body.description !== undefined ? body.description : b.description,
+    enabled: body.enabled ?? b.enabled,
+    sync_interval_seconds: body.sync_interval_seconds ?? b.sync_interval_seconds,
+    directional: body.directional ?? b.directional,
+    hub_system_id: body.hub_system_id !== undefined ? (body.hub_system_id?.toLowerCase() ?? null) : b.hub_system_id,
+    extra_metadata: body.extra_metadata ?? b.extra_metadata,
+    transfer_mode: body.transfer_mode ?? b.transfer_mode,
+    snapshot_pattern: body.snapshot_pattern !== undefined ? body.snapshot_pattern : b.snapshot_pattern,
+    min_snapshot_age_seconds: body.min_snapshot_age_seconds ?? b.min_snapshot_age_seconds,
+    max_lag_seconds: body.max_lag_seconds ?? b.max_lag_seconds,
+    datasets: { include: body.datasets?.include ?? b.datasets.include, exclude: body.datasets?.exclude ?? b.datasets.exclude },
+    target_pools: body.target_pools ? Object.fromEntries(Object.entries(body.target_pools).map(([k, v]) => [k.toLowerCase(), v])) : b.target_pools,
+    send_options: { compressed: body.send_options?.compressed ?? b.send_options.compressed, raw: body.send_options?.raw ?? b.send_options.raw },
+    receive_options: { resumable: body.receive_options?.resumable ?? b.receive_options.resumable, unmounted: body.receive_options?.unmounted ?? b.receive_options.unmounted },
+    initial_replication: body.initial_replication ?? b.initial_replication,
     // Duplicates collapse.
-    system_ids: body.system_ids ? [...new Set(body.system_ids.map((s) => s.toLowerCase()))] : (b?.system_ids ?? []),
+    system_ids: body.system_ids ? [...new Set(body.system_ids.map((s) => s.toLowerCase()))] : b.system_ids,
   };
 }
 
@@ -96,6 +99,11 @@ export class SyncGroupsRepository {
     return (await this.pool.query<SyncGroupRow>(`${SELECT_GROUP} where g.id in (select group_id from sync_group_members where system_id = $1) group by g.id`, [systemId])).rows;
   }
 
+  /** Enabled groups whose verdicts change with time alone (a snapshot becomes old enough to send). */
+  async timeDependent(): Promise<string[]> {
+    return (await this.pool.query<{ id: string }>('select id from sync_groups where enabled and min_snapshot_age_seconds > 0')).rows.map((r) => r.id);
+  }
+
   /** Which of these ids are registered systems. */
   async existingSystems(ids: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
@@ -107,27 +115,28 @@ export class SyncGroupsRepository {
   async save(id: string | null, g: ReturnType<typeof mergeGroup>): Promise<SyncGroupRow> {
     try {
       return await withTransaction(this.pool, async (client) => {
-        const values = [g.name, g.description, g.enabled, g.sync_interval_seconds, g.directional, g.hub_system_id, JSON.stringify(g.extra_metadata), g.transfer_mode, g.snapshot_pattern, g.min_snapshot_age_seconds, g.max_lag_seconds, JSON.stringify(g.datasets), JSON.stringify(g.target_pools), JSON.stringify(g.send_options), JSON.stringify(g.receive_options)];
+        const values = [g.name, g.description, g.enabled, g.sync_interval_seconds, g.directional, g.hub_system_id, JSON.stringify(g.extra_metadata), g.transfer_mode, g.snapshot_pattern, g.min_snapshot_age_seconds, g.max_lag_seconds, JSON.stringify(g.datasets), JSON.stringify(g.target_pools), JSON.stringify(g.send_options), JSON.stringify(g.receive_options), g.initial_replication];
         let groupId = id;
         if (groupId === null) {
           const { rows } = await client.query<{ id: string }>(
-            `insert into sync_groups (name, description, enabled, sync_interval_seconds, directional, hub_system_id, extra_metadata, transfer_mode, snapshot_pattern, min_snapshot_age_seconds, max_lag_seconds, datasets, target_pools, send_options, receive_options)
-             values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) returning id`,
+            `insert into sync_groups (name, description, enabled, sync_interval_seconds, directional, hub_system_id, extra_metadata, transfer_mode, snapshot_pattern, min_snapshot_age_seconds, max_lag_seconds, datasets, target_pools, send_options, receive_options, initial_replication)
+             values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) returning id`,
             values,
           );
           groupId = rows[0]!.id;
         } else {
           await client.query(
             `update sync_groups set name=$1, description=$2, enabled=$3, sync_interval_seconds=$4, directional=$5, hub_system_id=$6, extra_metadata=$7, transfer_mode=$8,
-                    snapshot_pattern=$9, min_snapshot_age_seconds=$10, max_lag_seconds=$11, datasets=$12, target_pools=$13, send_options=$14, receive_options=$15, updated_at=now()
-              where id = $16`,
+                    snapshot_pattern=$9, min_snapshot_age_seconds=$10, max_lag_seconds=$11, datasets=$12, target_pools=$13, send_options=$14, receive_options=$15,
+                    initial_replication=$16, updated_at=now()
+              where id = $17`,
             [...values, groupId],
           );
         }
         await client.query('delete from sync_group_members where group_id = $1 and not (system_id = any($2::uuid[]))', [groupId, g.system_ids]);
         await client.query('insert into sync_group_members (group_id, system_id) select $1, unnest($2::uuid[]) on conflict do nothing', [groupId, g.system_ids]);
-        // Links of members that left are no longer links of this group.
-        await client.query('delete from sync_links where group_id = $1 and not (source_system_id = any($2::uuid[]) and target_system_id = any($2::uuid[]))', [groupId, g.system_ids]);
+        // Links of members that left are removed by the group recompute that follows (the
+        // processor is the only writer of link state).
         return (await this.get(groupId, client))!;
       });
     } catch (err) {

@@ -1,41 +1,52 @@
 import type pg from 'pg';
 import type { HostDatasetView, SnapshotRef } from '@zfs-sync/domain';
 
+/** A host's view of a dataset as stored: which row it is, its content version and when it was last reported. */
+export interface StoredDatasetView extends HostDatasetView {
+  datasetId: string;
+  /** Bumped by every applied change to the dataset's snapshots, bookmarks, token or presence. */
+  contentVersion: string;
+  /** When a report last listed the dataset. */
+  reportedAt: Date;
+}
+
 /**
- * Every member's view of one dataset path (matched across hosts by the path relative to the pool)
- * in one query. A host that has the same path in two pools (rare: e.g. `tank/x` and `backup/x`)
- * contributes the one in its configured target pool, else the one with more snapshots.
+ * Every view the given hosts have of one dataset path (matched across hosts by the path relative
+ * to the pool), one per (host, pool), in one query. Which one represents a member in a group is
+ * the domain's rule (memberViews / pickMemberView), not decided here.
  */
-export async function loadDatasetViews(db: Pick<pg.Pool, 'query'>, memberIds: string[], path: string, targetPools: Record<string, string> = {}): Promise<HostDatasetView[]> {
+export async function loadDatasetViews(db: Pick<pg.Pool, 'query'>, memberIds: string[], path: string): Promise<StoredDatasetView[]> {
   if (memberIds.length === 0) return [];
   // One row per (host, pool) with its snapshots aggregated into one text (a line per snapshot,
   // tab-separated: ZFS names never contain tabs or newlines). PostgreSQL builds it in C and the
   // split here is cheap: several times faster than 30,000 row objects through the driver.
   // guid and createtxg stay decimal text, so no uint64 passes through a number.
-  const { rows } = await db.query<{ system_id: string; pool: string; token: string | null; items: string | null }>(
-    `select d.system_id, d.pool, d.receive_resume_token as token,
+  const { rows } = await db.query<{ id: string; system_id: string; pool: string; token: string | null; content_version: string; last_seen: Date; items: string | null }>(
+    `select d.id::text, d.system_id, d.pool, d.receive_resume_token as token, d.content_version::text, d.last_seen,
             (select string_agg(case when s.kind = 'bookmark' then 'b' else 's' end || E'\t' || s.name || E'\t' || coalesce(s.guid::text, '')
                                || E'\t' || coalesce(s.createtxg::text, '') || E'\t' || extract(epoch from s.creation)::bigint, E'\n')
                from snapshots s where s.dataset_id = d.id) as items
        from datasets d
-      where d.system_id = any($1::uuid[]) and d.path = $2 and d.gone_at is null`,
+      where d.system_id = any($1::uuid[]) and d.path = $2 and d.gone_at is null
+      order by d.system_id, d.pool`,
     [memberIds, path],
   );
-  const byHostPool = new Map<string, HostDatasetView>();
-  for (const r of rows) {
-    const view: HostDatasetView = { systemId: r.system_id, pool: r.pool, dataset: path, present: true, receiveResumeToken: r.token, snapshots: [], bookmarks: [] };
+  return rows.map((r) => {
+    const view: StoredDatasetView = {
+      systemId: r.system_id,
+      pool: r.pool,
+      dataset: path,
+      present: true,
+      receiveResumeToken: r.token,
+      snapshots: [],
+      bookmarks: [],
+      datasetId: r.id,
+      contentVersion: r.content_version,
+      reportedAt: r.last_seen,
+    };
     if (r.items) parseItems(r.items, view);
-    byHostPool.set(`${r.system_id}\u0000${r.pool}`, view);
-  }
-  const perHost = new Map<string, HostDatasetView>();
-  for (const view of byHostPool.values()) {
-    const seen = perHost.get(view.systemId);
-    const preferred = targetPools[view.systemId];
-    if (!seen || (preferred !== undefined && view.pool === preferred && seen.pool !== preferred) || (seen.pool !== preferred && view.snapshots.length > seen.snapshots.length)) {
-      perHost.set(view.systemId, view);
-    }
-  }
-  return [...perHost.values()];
+    return view;
+  });
 }
 
 /**
@@ -66,4 +77,16 @@ export async function datasetPathsOf(db: Pick<pg.Pool, 'query'>, memberIds: stri
   if (memberIds.length === 0) return [];
   const { rows } = await db.query<{ path: string }>('select distinct path from datasets where system_id = any($1::uuid[]) and gone_at is null order by path', [memberIds]);
   return rows.map((r) => r.path);
+}
+
+/** Every dataset path a group still has links for (a path may have left every member). */
+export async function linkedDatasetsOf(db: Pick<pg.Pool, 'query'>, groupId: string): Promise<string[]> {
+  const { rows } = await db.query<{ dataset: string }>('select distinct dataset from sync_links where group_id = $1', [groupId]);
+  return rows.map((r) => r.dataset);
+}
+
+/** The content version of a stored dataset (undefined when it no longer exists). */
+export async function datasetContentVersion(db: Pick<pg.Pool, 'query'>, datasetId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ content_version: string }>('select content_version::text from datasets where id = $1', [datasetId]);
+  return rows[0]?.content_version;
 }

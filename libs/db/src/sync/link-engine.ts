@@ -1,24 +1,36 @@
 import type pg from 'pg';
 import {
   PlanError,
+  buildRemedyPlan,
   buildTransferPlan,
   conflictFromVerdict,
   datasetSelected,
   decideLinkFeedback,
+  isDestructiveStrategy,
+  memberViews,
+  nextAttemptAfterFailure,
   planGroupLinks,
+  planIdentity,
+  remedyStrategiesFor,
   syncStatusOf,
+  wouldDestroy,
+  type BackoffPolicy,
+  type ConflictType,
   type DisplayedVerdict,
   type HostDatasetView,
   type InstructionStatus,
   type LiveInstruction,
   type MemberConnection,
+  type PlanSnapshot,
   type PlannedLink,
+  type RemedyPlan,
+  type RemedyStrategy,
   type SyncGroupPolicy,
   type TransferPlan,
 } from '@zfs-sync/domain';
 import { policyOf, type SyncGroupsRepository } from '../repositories/sync-groups.repository.js';
 import { withTransaction } from '../transaction.js';
-import { loadDatasetViews } from './dataset-views.js';
+import { loadDatasetViews, type StoredDatasetView } from './dataset-views.js';
 
 export const LIVE_STATUSES = ['pending', 'offered', 'started', 'succeeded', 'failed'] as const;
 
@@ -34,12 +46,22 @@ export interface InstructionRow {
   plan: TransferPlan & { wouldDestroy?: string[]; strategy?: string };
   ending_guid: string | null;
   status: InstructionStatus | 'completed' | 'superseded';
+  lease_kind: 'offer' | 'run' | null;
   lease_expires_at: Date | null;
   next_attempt_at: Date | null;
   attempts: number;
   consecutive_failures: number;
   bytes_transferred: string | null;
   last_error: string | null;
+  offered_at: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  reported_at: Date | null;
+  processed_at: Date | null;
+  source_dataset_id: string | null;
+  source_version: string | null;
+  target_dataset_id: string | null;
+  target_version: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -54,8 +76,19 @@ interface ConflictRow {
   id: string;
   source_system_id: string;
   target_system_id: string;
-  type: string;
+  type: ConflictType;
   status: 'open' | 'ignored';
+}
+
+interface ResolutionRow {
+  id: string;
+  conflict_id: string;
+  strategy: string;
+  confirmed: boolean;
+  note: string | null;
+  requested_by: string;
+  would_destroy: string[];
+  requested_at: Date;
 }
 
 export interface RecomputeResult {
@@ -64,19 +97,37 @@ export interface RecomputeResult {
   instructionsCreated: number;
   conflictsOpened: number;
   conflictsClosed: number;
+  resolutionsApplied: number;
+}
+
+export const emptyRecomputeResult = (): RecomputeResult => ({ links: 0, transitions: 0, instructionsCreated: 0, conflictsOpened: 0, conflictsClosed: 0, resolutionsApplied: 0 });
+
+export function addRecomputeResults(a: RecomputeResult, b: RecomputeResult): RecomputeResult {
+  return {
+    links: a.links + b.links,
+    transitions: a.transitions + b.transitions,
+    instructionsCreated: a.instructionsCreated + b.instructionsCreated,
+    conflictsOpened: a.conflictsOpened + b.conflictsOpened,
+    conflictsClosed: a.conflictsClosed + b.conflictsClosed,
+    resolutionsApplied: a.resolutionsApplied + b.resolutionsApplied,
+  };
 }
 
 const pairKey = (source: string, target: string) => `${source}>${target}`;
 const epoch = (d: Date | null) => (d ? Math.floor(d.getTime() / 1000) : null);
 
-function toLive(row: InstructionRow): LiveInstruction {
+/** The feedback engine's view of a stored instruction. */
+export function liveInstructionOf(row: InstructionRow): LiveInstruction {
   return {
-    kind: row.kind,
+    identity: planIdentity({ ...row.plan, strategy: row.kind === 'remedy' ? (row.strategy ?? 'remedy') : null }),
     status: row.status as InstructionStatus,
-    startingGuid: row.plan.startingGuid ?? null,
-    endingGuid: row.ending_guid,
     leaseExpiresAt: epoch(row.lease_expires_at),
+    startedAt: epoch(row.started_at),
+    finishedAt: epoch(row.finished_at),
     consecutiveFailures: row.consecutive_failures,
+    nextAttemptAt: epoch(row.next_attempt_at),
+    lastError: row.last_error,
+    bytesTransferred: row.bytes_transferred,
   };
 }
 
@@ -107,167 +158,381 @@ function linkDetails(link: PlannedLink) {
 export interface GroupContext {
   policy: SyncGroupPolicy;
   members: MemberConnection[];
-  targetPools: Record<string, string>;
 }
 
 export async function loadGroupContext(groups: SyncGroupsRepository, groupId: string): Promise<GroupContext | null> {
   const group = await groups.get(groupId);
   if (!group) return null;
-  return { policy: policyOf(group), members: await groups.members(groupId), targetPools: group.target_pools };
+  return { policy: policyOf(group), members: await groups.members(groupId) };
+}
+
+/** Whether `view` holds the snapshot: by guid when both sides know it, else by name. */
+function holder(view: HostDatasetView | undefined): (s: PlanSnapshot) => boolean {
+  if (!view) return () => false;
+  const guids = new Set<string>();
+  const namesWithoutGuid = new Set<string>();
+  const names = new Set<string>();
+  for (const r of view.snapshots) {
+    names.add(r.name);
+    if (r.guid === null) namesWithoutGuid.add(r.name);
+    else guids.add(r.guid);
+  }
+  return (s) => (s.guid !== null ? guids.has(s.guid) || namesWithoutGuid.has(s.name) : names.has(s.name));
+}
+
+export interface RecomputeOptions {
+  /** Backoff after failed transfers. */
+  backoff: BackoffPolicy;
+  now?: Date;
 }
 
 /**
  * Recompute every link of one group for one dataset path and store the outcome: link rows with
  * their displayed verdict, the plan each executing host will be handed, conflicts opened,
- * updated or closed, and a transition row for every verdict change. Serialised per (group,
- * dataset) with an advisory lock, so concurrent recomputes (many worker replicas) cannot
- * interleave; idempotent, so a retried job converges on the same state.
+ * updated or closed, operator resolutions carried out, and a transition row for every verdict
+ * change. This is the only writer of that state (issue 7): the API records what hosts and
+ * operators say, this turns it into link state. Serialised per (group, dataset) with an advisory
+ * lock, so concurrent recomputes (many worker replicas) cannot interleave; idempotent, so a
+ * retried job converges on the same state.
  */
-export async function recomputeGroupDataset(pool: pg.Pool, ctx: GroupContext, groupId: string, path: string, now: Date = new Date()): Promise<RecomputeResult> {
-  const result: RecomputeResult = { links: 0, transitions: 0, instructionsCreated: 0, conflictsOpened: 0, conflictsClosed: 0 };
+export async function recomputeGroupDataset(pool: pg.Pool, ctx: GroupContext, groupId: string, path: string, opts: RecomputeOptions): Promise<RecomputeResult> {
+  const now = opts.now ?? new Date();
   const nowS = Math.floor(now.getTime() / 1000);
   const memberIds = ctx.members.map((m) => m.systemId);
-
   return withTransaction(pool, async (client) => {
     await client.query('select pg_advisory_xact_lock(hashtext($1))', [`links:${groupId}:${path}`]);
     // Read the inventories only once the lock is held: a recompute that read them earlier could
     // otherwise commit a verdict older than the one a concurrent recompute already stored.
-    const views: HostDatasetView[] = await loadDatasetViews(client, memberIds, path, ctx.targetPools);
-    const planned = planGroupLinks({ policy: ctx.policy, members: ctx.members, datasetViews: new Map([[path, views]]), now: nowS });
-    const viewOf = new Map(views.map((v) => [v.systemId, v]));
-    // One connection runs one query at a time: these three go in sequence.
-    const linksQ = await client.query<LinkRow>('select source_system_id, target_system_id, verdict from sync_links where group_id = $1 and dataset = $2', [groupId, path]);
-    const liveQ = await client.query<InstructionRow>(`select * from sync_instructions where group_id = $1 and dataset = $2 and status = any($3::text[])`, [groupId, path, LIVE_STATUSES]);
-    const conflictsQ = await client.query<ConflictRow>(`select id, source_system_id, target_system_id, type, status from conflicts where group_id = $1 and dataset = $2 and status <> 'resolved'`, [groupId, path]);
-    const oldLinks = new Map(linksQ.rows.map((r) => [pairKey(r.source_system_id, r.target_system_id), r]));
-    const liveByPair = new Map(liveQ.rows.map((r) => [pairKey(r.source_system_id, r.target_system_id), r]));
-    const conflictsByPair = new Map<string, ConflictRow[]>();
-    for (const c of conflictsQ.rows) {
-      const k = pairKey(c.source_system_id, c.target_system_id);
-      conflictsByPair.set(k, [...(conflictsByPair.get(k) ?? []), c]);
-    }
+    const views = await loadDatasetViews(client, memberIds, path);
+    const run = new DatasetRecompute(client, ctx, groupId, path, views, nowS, opts.backoff);
+    return run.execute();
+  });
+}
 
-    const transition = async (source: string, target: string, from: string | null, to: string | null, reason: string) => {
-      if (from === to) return;
-      result.transitions++;
-      await client.query(
-        'insert into link_transitions (group_id, dataset, source_system_id, target_system_id, from_verdict, to_verdict, reason) values ($1, $2, $3, $4, $5, $6, $7)',
-        [groupId, path, source, target, from, to, reason.slice(0, 1000)],
-      );
-    };
-    const closeConflicts = async (rows: ConflictRow[], why: string) => {
-      if (rows.length === 0) return;
-      result.conflictsClosed += rows.length;
-      await client.query(
-        `update conflicts set status = 'resolved', resolved_at = now(), updated_at = now(),
-                resolution = coalesce(resolution, '{}'::jsonb) || jsonb_build_object('closed_automatically', true, 'reason', $2::text)
-          where id = any($1::uuid[])`,
-        [rows.map((r) => r.id), why],
-      );
-    };
-    const setInstructionStatus = (id: string, status: 'completed' | 'superseded') =>
-      client.query(`update sync_instructions set status = $2, updated_at = now(), finished_at = coalesce(finished_at, now()) where id = $1`, [id, status]);
+/** One recompute of one (group, dataset), inside its transaction. */
+class DatasetRecompute {
+  private readonly result = emptyRecomputeResult();
+  private readonly picked: Map<string, StoredDatasetView>;
+  private readonly planned: PlannedLink[];
+  private oldLinks = new Map<string, LinkRow>();
+  private liveByPair = new Map<string, InstructionRow>();
+  private conflictsByPair = new Map<string, ConflictRow[]>();
+  /** The open conflict of each link after this recompute (null: none). */
+  private readonly conflictIds = new Map<string, string | null>();
 
+  constructor(
+    private readonly client: pg.PoolClient,
+    private readonly ctx: GroupContext,
+    private readonly groupId: string,
+    private readonly path: string,
+    views: StoredDatasetView[],
+    private readonly nowS: number,
+    private readonly backoff: BackoffPolicy,
+  ) {
+    this.picked = memberViews(views, ctx.members.map((m) => m.systemId), ctx.policy.targetPools) as Map<string, StoredDatasetView>;
+    this.planned = planGroupLinks({ policy: ctx.policy, members: ctx.members, datasetViews: new Map([[path, views]]), now: nowS });
+  }
+
+  async execute(): Promise<RecomputeResult> {
+    await this.loadState();
+    await this.applyResolutions();
     const targetStatus = new Map<string, DisplayedVerdict>();
-    for (const link of planned) {
-      const key = pairKey(link.sourceSystemId, link.targetSystemId);
-      const live = liveByPair.get(key) ?? null;
-      liveByPair.delete(key);
-      const targetGuids = new Set((viewOf.get(link.targetSystemId)?.snapshots ?? []).map((s) => s.guid));
-      const decision = decideLinkFeedback({ verdict: link.verdict, live: live ? toLive(live) : null, targetHas: (g) => targetGuids.has(g), now: nowS });
-      let verdict: DisplayedVerdict = decision.verdict;
-      let explanation = link.verdict.explanation;
-      let instructionId: string | null = live?.id ?? null;
+    for (const link of this.planned) targetStatus.set(link.targetSystemId, await this.recomputeLink(link));
+    await this.dropVanishedLinks();
+    await this.writeSyncStates(targetStatus);
+    return this.result;
+  }
 
-      if (live && ['complete', 'complete_and_create'].includes(decision.action)) {
-        await setInstructionStatus(live.id, 'completed');
-        instructionId = null;
-      } else if (live && ['supersede', 'replace'].includes(decision.action)) {
-        await setInstructionStatus(live.id, 'superseded');
-        instructionId = null;
-      }
-      if (['create', 'replace', 'complete_and_create'].includes(decision.action)) {
-        try {
-          const plan = buildTransferPlan(link, { policy: ctx.policy, members: ctx.members });
-          if (plan) {
-            const { rows } = await client.query<{ id: string }>(
-              `insert into sync_instructions (group_id, dataset, source_system_id, target_system_id, executor_system_id, kind, plan, ending_guid, status, consecutive_failures, next_attempt_at)
-               values ($1, $2, $3, $4, $5, 'transfer', $6, $7, 'pending', $8, $9) returning id`,
-              [groupId, path, link.sourceSystemId, link.targetSystemId, plan.executorSystemId, JSON.stringify(plan), plan.endingGuid, decision.action === 'replace' ? (live?.consecutive_failures ?? 0) : 0, decision.action === 'replace' ? (live?.next_attempt_at ?? null) : null],
-            );
-            instructionId = rows[0]!.id;
-            result.instructionsCreated++;
-          }
-        } catch (err) {
-          if (!(err instanceof PlanError)) throw err;
-          verdict = 'error';
-          explanation = `no safe command can be built: ${err.message}`;
-        }
-      }
+  private q<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[]) {
+    return this.client.query<T>(sql, params);
+  }
 
-      // Conflicts: exactly while the condition holds; an ignored one stays ignored.
-      const draft = conflictFromVerdict(link.verdict);
-      const existing = conflictsByPair.get(key) ?? [];
-      conflictsByPair.delete(key);
-      let conflictId: string | null = null;
-      if (draft) {
-        const same = existing.find((c) => c.type === draft.type);
-        await closeConflicts(existing.filter((c) => c !== same), `superseded by a ${draft.type} conflict`);
-        if (same) {
-          conflictId = same.id;
-          await client.query('update conflicts set details = $2, severity = $3, updated_at = now() where id = $1', [same.id, JSON.stringify({ ...draft.details, explanation: draft.explanation }), draft.severity]);
-        } else {
-          const { rows } = await client.query<{ id: string }>(
-            `insert into conflicts (group_id, dataset, type, severity, source_system_id, target_system_id, details, status)
-             values ($1, $2, $3, $4, $5, $6, $7, 'open') returning id`,
-            [groupId, path, draft.type, draft.severity, link.sourceSystemId, link.targetSystemId, JSON.stringify({ ...draft.details, explanation: draft.explanation })],
-          );
-          conflictId = rows[0]!.id;
-          result.conflictsOpened++;
-        }
-      } else {
-        await closeConflicts(existing, 'the condition is gone: the next inventories agree');
-      }
+  private async loadState(): Promise<void> {
+    const { groupId, path } = this;
+    // One connection runs one query at a time: these go in sequence. The live instructions are
+    // locked, so a host's status report waits for this recompute and then sees its outcome.
+    const links = await this.q<LinkRow>('select source_system_id, target_system_id, verdict from sync_links where group_id = $1 and dataset = $2', [groupId, path]);
+    const live = await this.q<InstructionRow>(`select * from sync_instructions where group_id = $1 and dataset = $2 and status = any($3::text[]) for update`, [groupId, path, LIVE_STATUSES]);
+    const conflicts = await this.q<ConflictRow>(`select id, source_system_id, target_system_id, type, status from conflicts where group_id = $1 and dataset = $2 and status <> 'resolved'`, [groupId, path]);
+    this.oldLinks = new Map(links.rows.map((r) => [pairKey(r.source_system_id, r.target_system_id), r]));
+    this.liveByPair = new Map(live.rows.map((r) => [pairKey(r.source_system_id, r.target_system_id), r]));
+    for (const c of conflicts.rows) {
+      const k = pairKey(c.source_system_id, c.target_system_id);
+      this.conflictsByPair.set(k, [...(this.conflictsByPair.get(k) ?? []), c]);
+    }
+  }
 
-      const d = linkDetails(link);
-      await client.query(
-        `insert into sync_links (group_id, dataset, source_system_id, target_system_id, verdict, computed_verdict, lag_seconds, base, source_only_count, target_only_count,
-                                 name_collision, matched_by, explanation, details, instruction_id, conflict_id, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, now())
-         on conflict (group_id, dataset, source_system_id, target_system_id) do update set
-           verdict = excluded.verdict, computed_verdict = excluded.computed_verdict, lag_seconds = excluded.lag_seconds, base = excluded.base,
-           source_only_count = excluded.source_only_count, target_only_count = excluded.target_only_count, name_collision = excluded.name_collision,
-           matched_by = excluded.matched_by, explanation = excluded.explanation, details = excluded.details, instruction_id = excluded.instruction_id,
-           conflict_id = excluded.conflict_id, updated_at = now()`,
-        [groupId, path, link.sourceSystemId, link.targetSystemId, verdict, d.computed_verdict, d.lag_seconds, d.base && JSON.stringify(d.base), d.source_only_count, d.target_only_count, d.name_collision, d.matched_by, explanation, JSON.stringify(d.details), instructionId, conflictId],
-      );
-      result.links++;
-      await transition(link.sourceSystemId, link.targetSystemId, oldLinks.get(key)?.verdict ?? null, verdict, decision.action === 'keep' ? decision.reason : explanation);
-      oldLinks.delete(key);
-      targetStatus.set(link.targetSystemId, verdict);
+  // ---- operator resolutions --------------------------------------------------------------
+
+  /** Carry out the resolutions operators confirmed for this dataset's conflicts, oldest first. */
+  private async applyResolutions(): Promise<void> {
+    const { rows } = await this.q<ResolutionRow>(
+      `select id, conflict_id, strategy, confirmed, note, requested_by, would_destroy, requested_at from conflict_resolutions
+        where group_id = $1 and dataset = $2 and status = 'pending' order by requested_at, id for update`,
+      [this.groupId, this.path],
+    );
+    for (const r of rows) {
+      const outcome = await this.applyResolution(r);
+      await this.q(`update conflict_resolutions set status = $2, outcome = $3, instruction_id = $4, processed_at = now() where id = $1`, [r.id, outcome.status, outcome.detail, outcome.instructionId ?? null]);
+      if (outcome.status === 'applied') this.result.resolutionsApplied++;
+    }
+  }
+
+  private async applyResolution(r: ResolutionRow): Promise<{ status: 'applied' | 'refused'; detail: string; instructionId?: string }> {
+    const conflict = (await this.q<ConflictRow>('select id, source_system_id, target_system_id, type, status from conflicts where id = $1 for update', [r.conflict_id])).rows[0];
+    const record = { strategy: r.strategy, by: r.requested_by, at: r.requested_at.toISOString(), resolution_id: r.id, ...(r.note ? { note: r.note } : {}) };
+    if (!conflict || (conflict.status as string) === 'resolved') return { status: 'refused', detail: 'the conflict was resolved in the meantime' };
+    if (r.strategy === 'ignore' || r.strategy === 'manual') {
+      await this.q(`update conflicts set status = $2, resolution = $3, updated_at = now() where id = $1`, [conflict.id, r.strategy === 'ignore' ? 'ignored' : conflict.status, JSON.stringify(record)]);
+      const open = this.conflictsByPair.get(pairKey(conflict.source_system_id, conflict.target_system_id)) ?? [];
+      for (const c of open) if (c.id === conflict.id && r.strategy === 'ignore') c.status = 'ignored';
+      return { status: 'applied', detail: r.strategy === 'ignore' ? 'the conflict is ignored' : 'noted: the operator resolves it by hand' };
+    }
+    const strategy = r.strategy as RemedyStrategy;
+    if (!remedyStrategiesFor(conflict.type).includes(strategy)) return { status: 'refused', detail: `${strategy} does not apply to a ${conflict.type} conflict` };
+    const key = pairKey(conflict.source_system_id, conflict.target_system_id);
+    const link = this.planned.find((l) => pairKey(l.sourceSystemId, l.targetSystemId) === key);
+    const targetView = this.picked.get(conflict.target_system_id);
+    if (!link || !targetView || !['diverged', 'no_common_base'].includes(link.verdict.verdict)) {
+      return { status: 'refused', detail: 'the condition behind this conflict has changed since the resolution was confirmed' };
+    }
+    let plan: RemedyPlan;
+    try {
+      const casualties = wouldDestroy(targetView, link.verdict, strategy);
+      const unconfirmed = casualties.filter((name) => !r.would_destroy.includes(name));
+      if (isDestructiveStrategy(strategy) && unconfirmed.length > 0) {
+        return { status: 'refused', detail: `the target changed since the confirmation: ${strategy} would now also destroy ${unconfirmed.map((n) => `@${n}`).join(', ')}; confirm again` };
+      }
+      plan = buildRemedyPlan({ link, targetView, strategy, policy: this.ctx.policy, members: this.ctx.members, renameSuffix: r.requested_at.toISOString().replace(/[^0-9]/g, '').slice(0, 14) });
+    } catch (err) {
+      if (err instanceof PlanError) return { status: 'refused', detail: `no safe plan for ${strategy}: ${err.message}` };
+      throw err;
+    }
+    const live = this.liveByPair.get(key);
+    if (live) await this.setInstructionStatus(live.id, 'superseded');
+    const row = await this.insertInstruction(link, 'remedy', plan, { strategy });
+    this.liveByPair.set(key, row);
+    await this.q(`update conflicts set resolution = $2, updated_at = now() where id = $1`, [
+      conflict.id,
+      JSON.stringify({ ...record, confirmed: r.confirmed, would_destroy: plan.wouldDestroy, instruction_id: row.id }),
+    ]);
+    return { status: 'applied', detail: `remedy plan ${row.id} issued to system ${plan.executorSystemId}`, instructionId: row.id };
+  }
+
+  // ---- links -------------------------------------------------------------------------------
+
+  private async recomputeLink(link: PlannedLink): Promise<DisplayedVerdict> {
+    const key = pairKey(link.sourceSystemId, link.targetSystemId);
+    let live = this.liveByPair.get(key) ?? null;
+    this.liveByPair.delete(key);
+    if (live) live = await this.settleBackoff(live);
+
+    let wanted: TransferPlan | null = null;
+    let planProblem: string | null = null;
+    try {
+      wanted = buildTransferPlan(link, { policy: this.ctx.policy, members: this.ctx.members });
+    } catch (err) {
+      if (!(err instanceof PlanError)) throw err;
+      planProblem = `no safe command can be built: ${err.message}`;
+    }
+    const target = this.picked.get(link.targetSystemId);
+    const decision = decideLinkFeedback({
+      verdict: link.verdict,
+      wanted: wanted ? planIdentity(wanted) : null,
+      live: live ? liveInstructionOf(live) : null,
+      targetHolds: holder(target),
+      targetReportedAt: target ? epoch(target.reportedAt) : null,
+      now: this.nowS,
+    });
+    let verdict: DisplayedVerdict = decision.verdict;
+    let explanation = decision.explanation;
+    let current: InstructionRow | null = live;
+
+    if (live && (decision.action === 'complete' || decision.action === 'complete_and_create')) {
+      await this.setInstructionStatus(live.id, 'completed');
+      current = null;
+    } else if (live && (decision.action === 'supersede' || decision.action === 'replace')) {
+      await this.setInstructionStatus(live.id, 'superseded');
+      current = null;
+    } else if (live) {
+      await this.markProcessed(live);
+    }
+    if (decision.action === 'create' || decision.action === 'replace' || decision.action === 'complete_and_create') {
+      if (wanted) {
+        // A replacement inherits the link's failure streak and backoff: the link is what fails.
+        const carry = decision.action === 'replace' ? live : null;
+        current = await this.insertInstruction(link, 'transfer', wanted, { carry });
+      } else if (planProblem) {
+        verdict = 'error';
+        explanation = planProblem;
+      }
     }
 
-    // Links that no longer exist (in sync in a mesh, member left, dataset excluded, group disabled).
-    for (const [key, old] of oldLinks) {
-      await client.query('delete from sync_links where group_id = $1 and dataset = $2 and source_system_id = $3 and target_system_id = $4', [groupId, path, old.source_system_id, old.target_system_id]);
-      await transition(old.source_system_id, old.target_system_id, old.verdict, null, 'link no longer needed');
-      void key;
-    }
-    for (const live of liveByPair.values()) if (live.kind === 'transfer' || live.status !== 'started') await setInstructionStatus(live.id, 'superseded');
-    for (const rows of conflictsByPair.values()) await closeConflicts(rows, 'the link no longer exists');
+    await this.syncConflicts(link, key);
+    await this.upsertLink(link, verdict, explanation, current);
+    await this.transition(link.sourceSystemId, link.targetSystemId, this.oldLinks.get(key)?.verdict ?? null, verdict, explanation);
+    this.oldLinks.delete(key);
+    return verdict;
+  }
 
-    // Original-compatible per-system states, computed side (none for a dataset the group does
-    // not replicate: disabled group or excluded by its dataset globs).
-    const replicated = ctx.policy.enabled && datasetSelected(path, ctx.policy.datasets);
-    const present = replicated ? views.map((v) => v.systemId) : [];
-    await client.query(
+  /** The API records a failure and leaves the retry time empty; the engine decides it, once. */
+  private async settleBackoff(live: InstructionRow): Promise<InstructionRow> {
+    const next = nextAttemptAfterFailure(liveInstructionOf(live), this.nowS, this.backoff);
+    if (next === null) return live;
+    const { rows } = await this.q<InstructionRow>(`update sync_instructions set next_attempt_at = to_timestamp($2), updated_at = now() where id = $1 returning *`, [live.id, next]);
+    return rows[0]!;
+  }
+
+  private async markProcessed(live: InstructionRow): Promise<void> {
+    if (live.reported_at && (!live.processed_at || live.processed_at < live.reported_at)) {
+      await this.q('update sync_instructions set processed_at = now() where id = $1', [live.id]);
+    }
+  }
+
+  private setInstructionStatus(id: string, status: 'completed' | 'superseded') {
+    return this.q(`update sync_instructions set status = $2, lease_kind = null, lease_expires_at = null, processed_at = now(), updated_at = now(), finished_at = coalesce(finished_at, now()) where id = $1`, [id, status]);
+  }
+
+  private async insertInstruction(link: PlannedLink, kind: 'transfer' | 'remedy', plan: TransferPlan | RemedyPlan, opts: { strategy?: string; carry?: InstructionRow | null }): Promise<InstructionRow> {
+    const source = this.picked.get(link.sourceSystemId);
+    const target = this.picked.get(link.targetSystemId);
+    const carry = opts.carry ?? null;
+    const { rows } = await this.q<InstructionRow>(
+      `insert into sync_instructions (group_id, dataset, source_system_id, target_system_id, executor_system_id, kind, strategy, plan, ending_guid, status,
+                                      consecutive_failures, last_error, next_attempt_at, source_dataset_id, source_version, target_dataset_id, target_version)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, case when $12::timestamptz > now() then $12::timestamptz end, $13, $14, $15, $16) returning *`,
+      [
+        this.groupId,
+        this.path,
+        link.sourceSystemId,
+        link.targetSystemId,
+        plan.executorSystemId,
+        kind,
+        opts.strategy ?? null,
+        JSON.stringify(plan),
+        plan.endingGuid,
+        carry?.consecutive_failures ?? 0,
+        carry?.last_error ?? null,
+        carry?.next_attempt_at ?? null,
+        source?.datasetId ?? null,
+        source?.contentVersion ?? null,
+        target && target.pool === link.targetPool ? target.datasetId : null,
+        target && target.pool === link.targetPool ? target.contentVersion : null,
+      ],
+    );
+    this.result.instructionsCreated++;
+    return rows[0]!;
+  }
+
+  /** Conflicts: open exactly while the condition holds; an ignored one stays ignored. */
+  private async syncConflicts(link: PlannedLink, key: string): Promise<void> {
+    const draft = conflictFromVerdict(link.verdict);
+    const existing = this.conflictsByPair.get(key) ?? [];
+    this.conflictsByPair.delete(key);
+    if (!draft) {
+      await this.closeConflicts(existing, 'the condition is gone: the next inventories agree');
+      this.conflictIds.set(key, null);
+      return;
+    }
+    const same = existing.find((c) => c.type === draft.type);
+    await this.closeConflicts(existing.filter((c) => c !== same), `superseded by a ${draft.type} conflict`);
+    const details = JSON.stringify({ ...draft.details, explanation: draft.explanation });
+    if (same) {
+      await this.q('update conflicts set details = $2, severity = $3, updated_at = now() where id = $1', [same.id, details, draft.severity]);
+      this.conflictIds.set(key, same.id);
+      return;
+    }
+    const { rows } = await this.q<{ id: string }>(
+      `insert into conflicts (group_id, dataset, type, severity, source_system_id, target_system_id, details, status) values ($1, $2, $3, $4, $5, $6, $7, 'open') returning id`,
+      [this.groupId, this.path, draft.type, draft.severity, link.sourceSystemId, link.targetSystemId, details],
+    );
+    this.conflictIds.set(key, rows[0]!.id);
+    this.result.conflictsOpened++;
+  }
+
+  private async closeConflicts(rows: ConflictRow[], why: string): Promise<void> {
+    if (rows.length === 0) return;
+    this.result.conflictsClosed += rows.length;
+    await this.q(
+      `update conflicts set status = 'resolved', resolved_at = now(), updated_at = now(),
+              resolution = coalesce(resolution, '{}'::jsonb) || jsonb_build_object('closed_automatically', true, 'reason', $2::text)
+        where id = any($1::uuid[])`,
+      [rows.map((r) => r.id), why],
+    );
+  }
+
+  private async upsertLink(link: PlannedLink, verdict: DisplayedVerdict, explanation: string, instruction: InstructionRow | null): Promise<void> {
+    const d = linkDetails(link);
+    const key = pairKey(link.sourceSystemId, link.targetSystemId);
+    await this.q(
+      `insert into sync_links (group_id, dataset, source_system_id, target_system_id, verdict, computed_verdict, lag_seconds, base, source_only_count, target_only_count,
+                               name_collision, matched_by, explanation, details, instruction_id, conflict_id, consecutive_failures, last_error, next_attempt_at, updated_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, now())
+       on conflict (group_id, dataset, source_system_id, target_system_id) do update set
+         verdict = excluded.verdict, computed_verdict = excluded.computed_verdict, lag_seconds = excluded.lag_seconds, base = excluded.base,
+         source_only_count = excluded.source_only_count, target_only_count = excluded.target_only_count, name_collision = excluded.name_collision,
+         matched_by = excluded.matched_by, explanation = excluded.explanation, details = excluded.details, instruction_id = excluded.instruction_id,
+         conflict_id = excluded.conflict_id, consecutive_failures = excluded.consecutive_failures, last_error = excluded.last_error,
+         next_attempt_at = excluded.next_attempt_at, updated_at = now()`,
+      [
+        this.groupId,
+        this.path,
+        link.sourceSystemId,
+        link.targetSystemId,
+        verdict,
+        d.computed_verdict,
+        d.lag_seconds,
+        d.base && JSON.stringify(d.base),
+        d.source_only_count,
+        d.target_only_count,
+        d.name_collision,
+        d.matched_by,
+        explanation.slice(0, 4000),
+        JSON.stringify(d.details),
+        instruction?.id ?? null,
+        this.conflictIds.get(key) ?? null,
+        instruction?.consecutive_failures ?? 0,
+        instruction && instruction.consecutive_failures > 0 ? instruction.last_error : null,
+        instruction?.next_attempt_at ?? null,
+      ],
+    );
+    this.result.links++;
+  }
+
+  private async transition(source: string, target: string, from: string | null, to: string | null, reason: string): Promise<void> {
+    if (from === to) return;
+    this.result.transitions++;
+    await this.q(
+      'insert into link_transitions (group_id, dataset, source_system_id, target_system_id, from_verdict, to_verdict, reason) values ($1, $2, $3, $4, $5, $6, $7)',
+      [this.groupId, this.path, source, target, from, to, reason.slice(0, 1000)],
+    );
+  }
+
+  /** Links that no longer exist (in sync in a mesh, member left, dataset excluded, group disabled). */
+  private async dropVanishedLinks(): Promise<void> {
+    for (const old of this.oldLinks.values()) {
+      await this.q('delete from sync_links where group_id = $1 and dataset = $2 and source_system_id = $3 and target_system_id = $4', [this.groupId, this.path, old.source_system_id, old.target_system_id]);
+      await this.transition(old.source_system_id, old.target_system_id, old.verdict, null, 'link no longer needed');
+    }
+    // A remedy that already runs is left to finish; anything else without a link is obsolete.
+    for (const live of this.liveByPair.values()) if (live.kind === 'transfer' || live.status !== 'started') await this.setInstructionStatus(live.id, 'superseded');
+    for (const rows of this.conflictsByPair.values()) await this.closeConflicts(rows, 'the link no longer exists');
+  }
+
+  /**
+   * Original-compatible per-system states, computed side (none for a dataset the group does not
+   * replicate: disabled group or excluded by its dataset globs).
+   */
+  private async writeSyncStates(targetStatus: Map<string, DisplayedVerdict>): Promise<void> {
+    const replicated = this.ctx.policy.enabled && datasetSelected(this.path, this.ctx.policy.datasets);
+    const present = replicated ? [...new Set([...this.picked.keys()])] : [];
+    await this.q(
       `insert into sync_states (group_id, dataset, system_id, status, error_message, source, updated_at)
        select $1, $2, t.system_id, t.status, null, 'computed', now() from unnest($3::uuid[], $4::text[]) as t(system_id, status)
        on conflict (group_id, dataset, system_id) do update set status = excluded.status, error_message = null, source = 'computed', updated_at = now()
          where sync_states.status is distinct from excluded.status or sync_states.source <> 'computed'`,
-      [groupId, path, present, present.map((id) => syncStatusOf(targetStatus.get(id) ?? 'in_sync'))],
+      [this.groupId, this.path, present, present.map((id) => syncStatusOf(targetStatus.get(id) ?? 'in_sync'))],
     );
-    await client.query(`delete from sync_states where group_id = $1 and dataset = $2 and source = 'computed' and not (system_id = any($3::uuid[]))`, [groupId, path, present]);
-    return result;
-  });
+    await this.q(`delete from sync_states where group_id = $1 and dataset = $2 and source = 'computed' and not (system_id = any($3::uuid[]))`, [this.groupId, this.path, present]);
+  }
 }

@@ -299,3 +299,27 @@ test('rollback without a base is refused', (t) => {
   t.throws(() => remedy('rollback_target', 'push', target), { instanceOf: PlanError, message: /common base/ });
   t.throws(() => remedy('force_receive', 'push', target), { instanceOf: PlanError });
 });
+
+test('plans name their kind: full, incremental, resume', (t) => {
+  t.is(plan(S([a!, b!]), absent('T'))!.kind, 'full');
+  t.is(plan(S([a!, b!, c!]), T([a!]))!.kind, 'incremental');
+  t.is(plan(S([a!, b!, c!]), T([a!], { receiveResumeToken: '1-abc-def-12' }))!.kind, 'resume');
+});
+
+test('initial_replication "all": the oldest eligible snapshot in full, then -I to the newest, in one plan', (t) => {
+  const p = plan(S([a!, b!, c!]), absent('T'), { initialReplication: 'all' })!;
+  t.is(p.kind, 'full');
+  t.deepEqual(p.commands, [
+    "zfs send -c tank/data@auto-0 | ssh -p 2222 backup@dst.example.net 'zfs receive -s tank/data'",
+    "zfs send -c -I tank/data@auto-0 tank/data@auto-2 | ssh -p 2222 backup@dst.example.net 'zfs receive -s tank/data'",
+  ]);
+  t.like(p, { initialSnapshot: 'auto-0', endingSnapshot: 'auto-2', snapshotCount: 3, startingSnapshot: null });
+  // The oldest *eligible* one: a snapshot the pattern refuses is not where the history starts.
+  const q = plan(S([snap('manual-x', 3 * 3600), a!, b!, c!]), absent('T'), { initialReplication: 'all', snapshotPattern: '^auto-' })!;
+  t.like(q, { initialSnapshot: 'auto-0', snapshotCount: 3 });
+  // One eligible snapshot: just the full send. A seeded target: a normal incremental.
+  t.deepEqual(plan(S([a!]), absent('T'), { initialReplication: 'all' })!.commands.length, 1);
+  t.like(plan(S([a!, b!, c!]), T([a!]), { initialReplication: 'all' })!, { kind: 'incremental', initialSnapshot: null });
+  // most_recent (the default): the newest only.
+  t.like(plan(S([a!, b!, c!]), absent('T'))!, { initialSnapshot: null, endingSnapshot: 'auto-2', snapshotCount: 1 });
+});

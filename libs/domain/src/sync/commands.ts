@@ -12,7 +12,7 @@ import { shellJoin } from '../shell-quote.js';
 import { joinDatasetPath, parseZfsName } from '../zfs/zfs-name.js';
 import { orderSnapshots } from './order.js';
 import type { PlannedLink } from './topology.js';
-import type { HostDatasetView, LinkVerdict, MemberConnection, SyncGroupPolicy, TransferMode } from './types.js';
+import type { HostDatasetView, LinkVerdict, MemberConnection, SnapshotRef, SyncGroupPolicy, TransferMode } from './types.js';
 
 /** A plan cannot be built from the given data (bad names, missing ssh details, wrong verdict). */
 export class PlanError extends Error {
@@ -131,6 +131,8 @@ export function buildTransferCommand(spec: TransferSpec): string {
 
 /** What a host is told to run for one link; fields mirror the instructions API. */
 export interface TransferPlan {
+  /** full: the target lacks the dataset; incremental: from the base; resume: `zfs send -t`. */
+  kind: 'full' | 'incremental' | 'resume';
   executorSystemId: string;
   sourceSystemId: string;
   targetSystemId: string;
@@ -142,6 +144,12 @@ export interface TransferPlan {
   startingSnapshot: string | null;
   startingGuid: string | null;
   startingKind: 'snapshot' | 'bookmark' | null;
+  /**
+   * initial_replication "all": the oldest eligible snapshot, sent in full first; the plan then
+   * sends `-I` from it to the end. null otherwise.
+   */
+  initialSnapshot: string | null;
+  initialGuid: string | null;
   endingSnapshot: string;
   endingGuid: string | null;
   isIncremental: boolean;
@@ -180,8 +188,15 @@ function specFor(link: PlannedLink, ctx: PlanContext, overrides: Partial<Transfe
   };
 }
 
-function planFields(link: PlannedLink, ctx: PlanContext, spec: TransferSpec): Omit<TransferPlan, 'commands'> {
+/**
+ * Every field of a plan but its commands and kind, from the link and the transfer it runs (null
+ * for a remedy that transfers nothing). The one mapping from a link to the wire fields: normal
+ * plans and remedies both use it.
+ */
+function planFields(link: PlannedLink, ctx: PlanContext, spec: TransferSpec | null, seed: SnapshotRef | null = null) {
   const { verdict } = link;
+  const resumeToken = spec?.resumeToken ?? null;
+  const base = spec?.base ?? null;
   return {
     executorSystemId: link.executorSystemId,
     sourceSystemId: link.sourceSystemId,
@@ -190,14 +205,16 @@ function planFields(link: PlannedLink, ctx: PlanContext, spec: TransferSpec): Om
     dataset: link.dataset,
     targetPool: link.targetPool,
     targetDataset: link.dataset,
-    startingSnapshot: spec.base?.name ?? null,
-    startingGuid: spec.base ? verdict.base?.guid ?? null : null,
-    startingKind: spec.base?.kind ?? null,
-    endingSnapshot: spec.endName,
-    endingGuid: verdict.end?.guid ?? null,
-    isIncremental: spec.base !== null,
-    snapshotCount: spec.base === null ? 1 : verdict.snapshotCount,
-    resumeToken: spec.resumeToken ?? null,
+    startingSnapshot: base?.name ?? null,
+    startingGuid: base ? verdict.base?.guid ?? null : null,
+    startingKind: base?.kind ?? null,
+    initialSnapshot: seed?.name ?? null,
+    initialGuid: seed?.guid ?? null,
+    endingSnapshot: spec ? spec.endName : null,
+    endingGuid: spec ? verdict.end?.guid ?? null : null,
+    isIncremental: base !== null,
+    snapshotCount: !spec ? 0 : seed ? link.seedSnapshotCount : base === null || resumeToken !== null ? 1 : verdict.snapshotCount,
+    resumeToken,
     sourceSshHostname: memberOf(ctx.members, link.sourceSystemId).sshHostname,
     targetSshHostname: memberOf(ctx.members, link.targetSystemId).sshHostname,
   };
@@ -206,13 +223,24 @@ function planFields(link: PlannedLink, ctx: PlanContext, spec: TransferSpec): Om
 /**
  * The normal transfer for a link, or null when there is nothing to do (in sync, no eligible
  * snapshot) or the link needs an operator (diverged, no common base). Never contains `-F`.
- * Throws PlanError when names or ssh details are invalid.
+ * A new replica under initial_replication "all" gets its oldest eligible snapshot in full and
+ * then everything up to the end with `-I`, in one plan. Throws PlanError when names or ssh
+ * details are invalid.
  */
 export function buildTransferPlan(link: PlannedLink, ctx: PlanContext): TransferPlan | null {
   const { verdict } = link;
   if (!['behind', 'out_of_sync', 'not_seeded'].includes(verdict.verdict) || !verdict.end) return null;
   const spec = specFor(link, ctx, { force: false });
-  return { ...planFields(link, ctx, spec), commands: [buildTransferCommand(spec)] };
+  const seed = spec.resumeToken == null && spec.base === null && link.seedFrom && !sameRef(link.seedFrom, verdict.end) ? link.seedFrom : null;
+  const commands = seed
+    ? [buildTransferCommand({ ...spec, endName: seed.name }), buildTransferCommand({ ...spec, base: { name: seed.name, kind: 'snapshot' } })]
+    : [buildTransferCommand(spec)];
+  const kind = spec.resumeToken ? 'resume' : spec.base ? 'incremental' : 'full';
+  return { kind, ...planFields(link, ctx, spec, seed), endingSnapshot: spec.endName, commands };
+}
+
+function sameRef(a: SnapshotRef, b: SnapshotRef): boolean {
+  return a.guid !== null && b.guid !== null ? a.guid === b.guid : a.name === b.name;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -306,26 +334,11 @@ export function buildRemedyPlan(input: RemedyInput): RemedyPlan {
   }
   if (spec) steps.push(buildTransferCommand(spec));
 
-  const transfer = spec ? planFields(link, input, spec) : null;
   return {
     strategy,
-    executorSystemId: link.executorSystemId,
-    sourceSystemId: link.sourceSystemId,
-    targetSystemId: link.targetSystemId,
-    pool: link.sourcePool,
-    dataset: link.dataset,
-    targetPool: link.targetPool,
-    targetDataset: link.dataset,
-    startingSnapshot: transfer?.startingSnapshot ?? null,
-    startingGuid: transfer?.startingGuid ?? null,
-    startingKind: transfer?.startingKind ?? null,
-    endingSnapshot: transfer?.endingSnapshot ?? null,
-    endingGuid: transfer?.endingGuid ?? null,
-    isIncremental: transfer?.isIncremental ?? false,
-    snapshotCount: transfer?.snapshotCount ?? 0,
+    kind: spec ? (spec.base ? 'incremental' : 'full') : 'full',
+    ...planFields(link, input, spec),
     resumeToken: null,
-    sourceSshHostname: memberOf(input.members, link.sourceSystemId).sshHostname,
-    targetSshHostname: targetConnection.sshHostname,
     commands: steps,
     wouldDestroy: wouldDestroy(targetView, verdict, strategy),
   };

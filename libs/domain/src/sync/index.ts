@@ -16,7 +16,7 @@ export {
   datasetSelected,
   type EligibilityRules,
 } from './eligibility.js';
-export { DEFAULT_MAX_LAG_SECONDS, defaultSyncPolicy, checkSyncPolicy } from './policy.js';
+export { DEFAULT_MAX_LAG_SECONDS, SYNC_GROUP_DEFAULTS, defaultSyncPolicy, checkSyncPolicy } from './policy.js';
 export {
   computeLinkVerdict,
   prepareHostView,
@@ -25,7 +25,9 @@ export {
   VERDICT_LIST_LIMIT,
   type LinkVerdictInput,
 } from './link-verdict.js';
-export { planGroupLinks, type PlannedLink, type PlanGroupLinksInput } from './topology.js';
+export { planGroupLinks, pickMemberView, memberViews, type PlannedLink, type PlanGroupLinksInput } from './topology.js';
+export { planIdentity, samePlan, sameSnapshot, describePlanChange, type PlanIdentity, type PlanKind, type PlanSnapshot, type PlanFieldsForIdentity } from './plan-identity.js';
+export { checkPlanAgainstInventories, type PlanCheck, type CheckablePlan } from './plan-check.js';
 export {
   PlanError,
   isPlausibleResumeToken,
@@ -57,8 +59,13 @@ export {
 export {
   decideLinkFeedback,
   failureBackoffSeconds,
+  nextAttemptAfterFailure,
   syncStatusOf,
   ERROR_AFTER_FAILURES,
+  ARRIVAL_GRACE_SECONDS,
+  DEFAULT_BACKOFF,
+  type BackoffPolicy,
+  type DecideInput,
   type LiveInstruction,
   type DisplayedVerdict,
   type FeedbackDecision,

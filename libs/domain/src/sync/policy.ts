@@ -9,21 +9,40 @@ import type { SyncGroupPolicy } from './types.js';
 /** 72 hours: the original's hard-coded rule, now only a default. */
 export const DEFAULT_MAX_LAG_SECONDS = 259_200;
 
-/** A policy with the issue's defaults; `overrides` replace whole fields. */
+/**
+ * The defaults of every group field, in the API's (snake_case) form: the one place they are
+ * written. The store fills an omitted field from here, and defaultSyncPolicy builds from it.
+ */
+export const SYNC_GROUP_DEFAULTS = Object.freeze({
+  enabled: true,
+  sync_interval_seconds: 3600,
+  directional: false,
+  transfer_mode: 'push' as const,
+  snapshot_pattern: null,
+  min_snapshot_age_seconds: 0,
+  max_lag_seconds: DEFAULT_MAX_LAG_SECONDS,
+  send_options: Object.freeze({ compressed: true, raw: false }),
+  receive_options: Object.freeze({ resumable: true, unmounted: false }),
+  initial_replication: 'most_recent' as const,
+});
+
+/** A policy with the defaults; `overrides` replace whole fields. */
 export function defaultSyncPolicy(id: string, overrides: Partial<Omit<SyncGroupPolicy, 'id'>> = {}): SyncGroupPolicy {
+  const d = SYNC_GROUP_DEFAULTS;
   return {
     id,
-    enabled: true,
-    directional: false,
+    enabled: d.enabled,
+    directional: d.directional,
     hubSystemId: null,
-    transferMode: 'push',
-    snapshotPattern: null,
-    minSnapshotAgeSeconds: 0,
-    maxLagSeconds: DEFAULT_MAX_LAG_SECONDS,
-    sendOptions: { compressed: true, raw: false },
-    receiveOptions: { resumable: true, unmounted: false },
+    transferMode: d.transfer_mode,
+    snapshotPattern: d.snapshot_pattern,
+    minSnapshotAgeSeconds: d.min_snapshot_age_seconds,
+    maxLagSeconds: d.max_lag_seconds,
+    sendOptions: { ...d.send_options },
+    receiveOptions: { ...d.receive_options },
     targetPools: {},
     datasets: { include: [], exclude: [] },
+    initialReplication: d.initial_replication,
     ...overrides,
   };
 }
@@ -45,6 +64,7 @@ export function checkSyncPolicy(policy: SyncGroupPolicy, memberIds?: readonly st
     else if (members && !members.has(policy.hubSystemId)) problems.push('hub_system_id must be a member of the group');
   }
   if (policy.transferMode !== 'push' && policy.transferMode !== 'pull') problems.push("transfer_mode must be 'push' or 'pull'");
+  if (policy.initialReplication !== 'most_recent' && policy.initialReplication !== 'all') problems.push("initial_replication must be 'most_recent' or 'all'");
   if (policy.snapshotPattern !== null) {
     const reason = checkSnapshotPattern(policy.snapshotPattern);
     if (reason !== null) problems.push(`snapshot_pattern: ${reason}`);

@@ -17,7 +17,7 @@ import {
   verdictForPrepared,
   type PreparedHostView,
 } from './link-verdict.js';
-import type { HostDatasetView, LinkVerdict, MemberConnection, SyncGroupPolicy } from './types.js';
+import type { HostDatasetView, LinkVerdict, MemberConnection, SnapshotRef, SyncGroupPolicy } from './types.js';
 
 export interface PlannedLink {
   groupId: string;
@@ -34,6 +34,13 @@ export interface PlannedLink {
   /** The target's resume token, when the link has a transfer to do and the token looks sane. */
   resumeToken: string | null;
   verdict: LinkVerdict;
+  /**
+   * initial_replication "all", target not seeded: the source's oldest eligible snapshot, which a
+   * seed sends in full before `-I` to the end (null otherwise, or when it is the end itself).
+   */
+  seedFrom: SnapshotRef | null;
+  /** Snapshots such a seed creates on the target (the full one plus every one `-I` sends). */
+  seedSnapshotCount: number;
 }
 
 export interface PlanGroupLinksInput {
@@ -51,15 +58,32 @@ const TRANSFER_VERDICTS = new Set(['behind', 'out_of_sync', 'not_seeded']);
 /**
  * A member may hold the same relative path in several pools (its own `tank/data` and a
  * `backup/data`). The group's view of it is the one in targetPools[member] when configured,
- * else the only one, else the first pool by name (deterministic).
+ * else the only one, else the first pool by name (deterministic: a view that changed with
+ * snapshot counts would flip verdicts). The one rule for this, used by the engine and the API.
  */
-function pickMemberView(views: readonly HostDatasetView[], preferredPool: string | undefined): HostDatasetView | undefined {
+export function pickMemberView(views: readonly HostDatasetView[], preferredPool: string | undefined): HostDatasetView | undefined {
   const present = views.filter((v) => v.present);
   if (preferredPool !== undefined) {
     const preferred = present.find((v) => v.pool === preferredPool);
     if (preferred) return preferred;
   }
   return [...present].sort((a, b) => (a.pool < b.pool ? -1 : a.pool > b.pool ? 1 : 0))[0];
+}
+
+/** Each member's one view of a dataset path (see pickMemberView), by system id; absent members are missing. */
+export function memberViews(views: readonly HostDatasetView[], memberIds: readonly string[], targetPools: Readonly<Record<string, string>>): Map<string, HostDatasetView> {
+  const bySystem = new Map<string, HostDatasetView[]>();
+  for (const v of views) {
+    const list = bySystem.get(v.systemId);
+    if (list) list.push(v);
+    else bySystem.set(v.systemId, [v]);
+  }
+  const picked = new Map<string, HostDatasetView>();
+  for (const id of memberIds) {
+    const view = pickMemberView(bySystem.get(id) ?? [], targetPools[id]);
+    if (view) picked.set(id, view);
+  }
+  return picked;
 }
 
 /** Each member's view of one dataset, prepared once and shared by every link that touches it. */
@@ -69,18 +93,8 @@ function prepareMembers(
   policy: SyncGroupPolicy,
   rules: EligibilityRules,
 ): Map<string, PreparedHostView> {
-  // One pass to group the views by host (rather than filtering all views once per member).
-  const bySystem = new Map<string, HostDatasetView[]>();
-  for (const v of views) {
-    const list = bySystem.get(v.systemId);
-    if (list) list.push(v);
-    else bySystem.set(v.systemId, [v]);
-  }
   const prepared = new Map<string, PreparedHostView>();
-  for (const id of memberIds) {
-    const view = pickMemberView(bySystem.get(id) ?? [], policy.targetPools[id]);
-    if (view) prepared.set(id, prepareHostView(view, rules));
-  }
+  for (const [id, view] of memberViews(views, memberIds, policy.targetPools)) prepared.set(id, prepareHostView(view, rules));
   return prepared;
 }
 
@@ -115,9 +129,20 @@ function targetViewFor(ctx: DatasetContext, source: PreparedHostView, targetId: 
   );
 }
 
+/** initial_replication "all": where a seed of `target` starts on `source` (see PlannedLink.seedFrom). */
+function seedOf(ctx: DatasetContext, source: PreparedHostView, target: PreparedHostView, v: LinkVerdict, resumeToken: string | null): { seedFrom: SnapshotRef | null; seedSnapshotCount: number } {
+  if (ctx.policy.initialReplication !== 'all' || v.verdict !== 'not_seeded' || target.view.present || resumeToken !== null || !v.end) return { seedFrom: null, seedSnapshotCount: 0 };
+  const endIndex = newestEligibleFrom(source, 0);
+  let first = 0;
+  while (first < endIndex && !source.isEligibleAt(first)) first++;
+  if (first >= endIndex) return { seedFrom: null, seedSnapshotCount: 0 };
+  return { seedFrom: source.ordered[first]!, seedSnapshotCount: endIndex - first + 1 };
+}
+
 function makeLink(ctx: DatasetContext, source: PreparedHostView, target: PreparedHostView, verdict?: LinkVerdict): PlannedLink {
   const v = verdict ?? verdictForPrepared(source, target, ctx.policy.maxLagSeconds);
   const token = target.view.receiveResumeToken ?? null;
+  const resumeToken = token !== null && TRANSFER_VERDICTS.has(v.verdict) && isPlausibleResumeToken(token) ? token : null;
   return {
     groupId: ctx.policy.id,
     dataset: ctx.dataset,
@@ -127,8 +152,9 @@ function makeLink(ctx: DatasetContext, source: PreparedHostView, target: Prepare
     sourcePool: source.view.pool,
     targetPool: target.view.pool,
     targetPresent: target.view.present,
-    resumeToken: token !== null && TRANSFER_VERDICTS.has(v.verdict) && isPlausibleResumeToken(token) ? token : null,
+    resumeToken,
     verdict: v,
+    ...seedOf(ctx, source, target, v, resumeToken),
   };
 }
 

@@ -55,6 +55,11 @@ export interface SyncGroupPolicy {
   targetPools: Record<string, string>;
   /** Glob patterns on dataset paths relative to the pool; empty include means all. */
   datasets: { include: string[]; exclude: string[] };
+  /**
+   * How a new replica is seeded (zrepl's initial_replication): most_recent sends the newest
+   * eligible snapshot in full; all sends the oldest eligible in full, then `-I` to the newest.
+   */
+  initialReplication: 'most_recent' | 'all';
 }
 
 /** How to reach a member over ssh. */

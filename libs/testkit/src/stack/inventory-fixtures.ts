@@ -70,3 +70,10 @@ export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean,
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** The report id of an accepted report: in the Location header (the batch form answers an array), else in the body. */
+export function reportIdOf(res: { headers: Headers; body: any }): string {
+  const location = res.headers.get('location');
+  if (location) return decodeURIComponent(new URL(location, 'http://x').pathname.split('/').pop()!);
+  return res.body.report_id;
+}

@@ -19,16 +19,18 @@ export async function startTestStack(overrides: Record<string, unknown> = {}): P
   const config = env.config(overrides);
   const api = await startTestApi(config);
   const workers = await startWorkers(config, createLogger('workers-test', config));
-  return {
+  const stack: TestStack = {
     env,
     api,
+    // A test may stop the workers and start others (a subset of processors): stop() stops whichever run now.
     workers,
     stop: async () => {
-      await workers.stop(5000);
+      await stack.workers.stop(5000);
       await api.close();
       await env.teardown();
     },
   };
+  return stack;
 }
 
 const repoRoot = new URL('../../../../', import.meta.url).pathname;

@@ -17,6 +17,26 @@ export interface ReportMeta {
   generation: number | null;
 }
 
+/**
+ * KEYS[1] the report's hash; ARGV: meta JSON, report identity (mode|chunk_count|generation),
+ * chunk field, body hash, TTL. Returns {outcome, stored meta JSON}.
+ */
+const CLAIM_CHUNK = `
+local identity = redis.call('HGET', KEYS[1], 'identity')
+local meta = redis.call('HGET', KEYS[1], 'meta')
+if identity and identity ~= ARGV[2] then return {'different', meta} end
+local stored = redis.call('HGET', KEYS[1], ARGV[3])
+if stored and stored ~= ARGV[4] then return {'different', meta or ARGV[1]} end
+if not identity then
+  redis.call('HSET', KEYS[1], 'identity', ARGV[2], 'meta', ARGV[1])
+  meta = ARGV[1]
+end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+if stored then return {'same', meta} end
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+return {'new', meta}
+`;
+
 export class ReportRegistry {
   constructor(
     private readonly redis: Redis,
@@ -29,29 +49,15 @@ export class ReportRegistry {
 
   /**
    * Claim a chunk for this body. `new`: first time; `same`: the same body again (idempotent
-   * replay); `different`: another body was already accepted under this report id and chunk.
+   * replay); `different`: another body was already accepted under this report id and chunk, or
+   * the chunk disagrees with the report's other chunks on what the report is (mode, chunk count,
+   * generation). A refused chunk stores nothing, so the right chunk is still accepted afterwards.
+   * One Lua script: check and store happen atomically.
    */
   async claimChunk(systemId: string, reportId: string, chunkIndex: number, bodyHash: string, meta: ReportMeta): Promise<{ outcome: 'new' | 'same' | 'different'; meta: ReportMeta }> {
-    const key = this.key(systemId, reportId);
-    const res = await this.redis
-      .multi()
-      .hsetnx(key, 'meta', JSON.stringify(meta))
-      .hsetnx(key, `chunk:${chunkIndex}`, bodyHash)
-      .hget(key, 'meta')
-      .hget(key, `chunk:${chunkIndex}`)
-      .expire(key, TTL_SECONDS)
-      .exec();
-    if (!res) throw new Error('redis transaction aborted');
-    for (const [err] of res) if (err) throw err;
-    const storedMeta = JSON.parse(res[2]![1] as string) as ReportMeta;
-    const storedHash = res[3]![1] as string;
-    const created = res[1]![1] === 1;
-    if (storedHash !== bodyHash) return { outcome: 'different', meta: storedMeta };
-    // A chunk of the same report must agree with the others on what the report is.
-    if (storedMeta.chunk_count !== meta.chunk_count || storedMeta.generation !== meta.generation || storedMeta.mode !== meta.mode) {
-      return { outcome: 'different', meta: storedMeta };
-    }
-    return { outcome: created ? 'new' : 'same', meta: storedMeta };
+    const identity = `${meta.mode}|${meta.chunk_count}|${meta.generation ?? ''}`;
+    const [outcome, storedMeta] = (await this.redis.eval(CLAIM_CHUNK, 1, this.key(systemId, reportId), JSON.stringify(meta), identity, `chunk:${chunkIndex}`, bodyHash, TTL_SECONDS)) as [string, string];
+    return { outcome: outcome as 'new' | 'same' | 'different', meta: JSON.parse(storedMeta) as ReportMeta };
   }
 
   /** Forget a claimed chunk (its enqueue failed), so the client's retry is not taken for a replay of nothing. */

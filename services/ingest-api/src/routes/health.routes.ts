@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { pingDatabase } from '@zfs-sync/db';
 import { SERVICE_VERSION } from '@zfs-sync/logger';
 import { runChecks } from '@zfs-sync/runtime';
 import type { ApiDeps } from '../deps.js';
@@ -17,9 +18,7 @@ export function healthRoutes(deps: ApiDeps): Router {
   });
   route(r, HEALTH_API.ready, async (_req, res) => {
     const { ok, results } = await runChecks({
-      postgres: async () => {
-        await deps.pool.query('select 1');
-      },
+      postgres: () => pingDatabase(deps.pool),
       redis: async () => {
         await deps.redis.ping();
       },

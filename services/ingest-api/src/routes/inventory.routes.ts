@@ -2,7 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Router, type Request, type Response } from 'express';
 import type { OriginalSnapshotItem, ReconcileDataset, ReconcilePayload } from '@zfs-sync/contracts';
-import { TsvLineError, ZfsListTsvParser } from '@zfs-sync/domain';
+import { TsvLineError, ZfsListTsvParser, normalizeSnapshotLocation } from '@zfs-sync/domain';
+import { ReportsRepository } from '@zfs-sync/db';
 import { QueueUnavailableError } from '@zfs-sync/queue';
 import { principalOf, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
@@ -15,6 +16,7 @@ import { ReportRegistry, type ReportMeta } from '../inventory/report-registry.js
 import { systemIdParam } from './systems.routes.js';
 
 const TSV = 'text/tab-separated-values';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Redis errors on the hot path become an immediate 503: nothing was accepted. */
 async function orUnavailable<T>(work: Promise<T>): Promise<T> {
@@ -68,9 +70,32 @@ const queryBool = (v: unknown, name: string, dflt: boolean): boolean => {
   throw badRequest(`${name} must be true or false`, { field: name });
 };
 
+/** One accepted item of the original forms, as the original answered it (names normalised, uint64 as strings). */
+function acceptedSnapshot(item: OriginalSnapshotItem) {
+  const loc = normalizeSnapshotLocation({ name: item.name, pool: item.pool, dataset: item.dataset });
+  const { pool, dataset, name } = loc.ok ? loc.value : { pool: item.pool, dataset: item.dataset, name: item.name };
+  const seconds = typeof item.timestamp === 'number' ? item.timestamp : Math.floor(Date.parse(item.timestamp) / 1000);
+  const u64 = (v: string | number | null | undefined) => (v === undefined || v === null ? null : String(v));
+  const used = u64(item.used ?? item.size);
+  return {
+    name,
+    pool,
+    dataset,
+    timestamp: new Date(seconds * 1000).toISOString(),
+    size: used,
+    used,
+    referenced: u64(item.referenced),
+    guid: u64(item.guid),
+    createtxg: u64(item.createtxg),
+    extra_metadata: item.extra_metadata ?? {},
+    system_id: item.system_id.toLowerCase(),
+  };
+}
+
 export function inventoryRoutes(deps: ApiDeps): Router {
   const r = Router();
   const registry = new ReportRegistry(deps.redis, deps.config.queuePrefix);
+  const reports = new ReportsRepository(deps.pool);
   const bigJson = jsonBody(deps.config.inventoryBodyLimitBytes, [TSV]);
   const smallJson = jsonBody(deps.config.jsonBodyLimitBytes);
   const parseInventory = bodyParser(INVENTORY_API.report);
@@ -174,6 +199,8 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     const jobs = [...perSystem!].map(([systemId, datasets]): ReconcilePayload => ({ mode: 'batch', system_id: systemId.toLowerCase(), report_id: reportId, generation: null, complete: false, chunk_index: 0, chunk_count: 1, body_hash: bodyHash, received_at: receivedAt, datasets }));
     try {
       for (const job of jobs) {
+        // Known at once to GET /reports/{id} (the Location of the answer), before a worker applies it.
+        await orUnavailable(registry.claimChunk(job.system_id, reportId, 0, bodyHash, { mode: 'batch', received_at: receivedAt, chunk_count: 1, generation: null }));
         await deps.producer.enqueue('reconcile', job);
         deps.metrics.reportsAccepted.inc({ mode: job.mode });
       }
@@ -181,14 +208,14 @@ export function inventoryRoutes(deps: ApiDeps): Router {
       if (err instanceof QueueUnavailableError) throw unavailable('the queue is unreachable; nothing was accepted, retry later');
       throw err;
     }
-    const answer = { report_id: reportId, status: 'queued', accepted: items.length, status_url: `/api/v1/reports/${reportId}` };
+    const statusUrl = `/api/v1/reports/${reportId}`;
+    res.location(statusUrl);
     if (single) {
-      const item = items[0]!;
-      const ds = jobs[0]!.datasets[0]!;
-      const row = ds.snapshots[0]!;
-      res.status(201).json({ ...answer, name: row[0], pool: ds.pool, dataset: ds.dataset, timestamp: new Date(row[3] * 1000).toISOString(), size: row[4], used: row[4], referenced: row[5], guid: row[1], createtxg: row[2], extra_metadata: item.extra_metadata ?? {}, system_id: jobs[0]!.system_id });
+      res.status(201).json({ report_id: reportId, status: 'queued', accepted: 1, status_url: statusUrl, ...acceptedSnapshot(items[0]!) });
     } else {
-      res.status(202).json(answer);
+      // The original answered a JSON array of the snapshots it stored, and its client counts that
+      // array (`jq length`); the report's progress is at Location.
+      res.status(202).json(items.map(acceptedSnapshot));
     }
   }
 
@@ -214,11 +241,8 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     else throw forbidden('reading reports needs a host key or the admin token');
     if (typeof req.query.system_id === 'string' && who.kind === 'host' && req.query.system_id.toLowerCase() !== who.systemId) throw forbidden('a host key reads only its own reports');
 
-    const { rows } = await deps.pool.query(
-      `select system_id, report_id, mode, status, received_at, applied_at, counts, error, chunk_count, generation, complete
-         from inventory_reports where report_id = $1 ${systemId ? 'and system_id = $2' : ''} limit 2`,
-      systemId ? [reportId, systemId] : [reportId],
-    );
+    if (systemId !== undefined && !UUID.test(systemId)) throw badRequest('system_id must be a UUID', { field: 'system_id' });
+    const rows = await reports.find(reportId, systemId);
     if (rows.length > 1) throw badRequest('several systems used this report id; add ?system_id=', { field: 'system_id' });
     const row = rows[0];
     if (row && row.status !== 'queued') {

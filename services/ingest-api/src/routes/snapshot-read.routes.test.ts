@@ -1,6 +1,6 @@
 import test from 'ava';
 import { pgQuery } from '@zfs-sync/testkit';
-import { TEST_ADMIN_TOKEN, inventory, registerSystem, startTestStack, waitForReport, type RegisteredSystem, type TestApi, type TestStack } from '@zfs-sync/testkit/stack';
+import { TEST_ADMIN_TOKEN, inventory, registerSystem, reportIdOf, startTestStack, waitForReport, type RegisteredSystem, type TestApi, type TestStack } from '@zfs-sync/testkit/stack';
 
 /*
  * The read routes through the real API, with inventories applied by the real reconcile worker.
@@ -77,7 +77,7 @@ test.before(async () => {
   const batch = ['daily 1', 'weekly', 'only-c'].map((name, i) => ({ name, pool: 'tank', dataset: `tank/${DS}`, timestamp: at(i === 2 ? 400 : i * 120), size: String(100 + i), system_id: C.id }));
   const c = await api.request('POST', '/snapshots/batch', { key: C.api_key, body: batch });
   if (c.status !== 202) throw new Error(`batch refused: ${c.status} ${c.text}`);
-  await waitForReport(api, C.api_key, c.body.report_id);
+  await waitForReport(api, C.api_key, reportIdOf(c));
   await post(D, inventory(`d-1-${D.id}`, 1, [{ pool: 'pool2', dataset: `tank/${DS}`, snapshots: [{ name: 'd-only', guid: '777', createtxg: '1', creation: T0 + 500 }] }]));
 });
 

@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
-import { DuplicateGroupNameError, InstructionStateError, mergeGroup, policyOf, syncGroupToJson, type InstructionRow, type SyncGroupRow } from '@zfs-sync/db';
+import type { RecomputeDatasetPayload } from '@zfs-sync/contracts';
+import { DuplicateGroupNameError, InstructionStateError, mergeGroup, policyOf, syncGroupToJson, type InstructionRow, type LinkDiagnosticRow, type LinkRecord, type SyncGroupRow } from '@zfs-sync/db';
 import { checkSyncPolicy } from '@zfs-sync/domain';
 import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
@@ -44,8 +45,10 @@ export function instructionToJson(i: InstructionRow) {
     dataset_path: p.dataset,
     target_pool: p.targetPool,
     target_dataset: wireDataset(p.targetPool, p.targetDataset),
+    plan_kind: p.kind,
     starting_snapshot: p.startingSnapshot,
     starting_guid: p.startingGuid,
+    initial_snapshot: p.initialSnapshot ?? null,
     ending_snapshot: p.endingSnapshot,
     ending_guid: p.endingGuid,
     is_incremental: p.isIncremental,
@@ -56,6 +59,7 @@ export function instructionToJson(i: InstructionRow) {
     commands: p.commands,
     ...(p.wouldDestroy ? { would_destroy: p.wouldDestroy } : {}),
     status: i.status,
+    lease_kind: i.lease_kind,
     attempts: i.attempts,
     consecutive_failures: i.consecutive_failures,
     last_error: i.last_error,
@@ -64,7 +68,7 @@ export function instructionToJson(i: InstructionRow) {
   };
 }
 
-export function linkToJson(l: Record<string, any>) {
+export function linkToJson(l: LinkRecord) {
   return {
     sync_group_id: l.group_id,
     dataset: l.dataset,
@@ -81,8 +85,25 @@ export function linkToJson(l: Record<string, any>) {
     explanation: l.explanation,
     instruction_id: l.instruction_id,
     conflict_id: l.conflict_id,
+    consecutive_failures: l.consecutive_failures,
+    last_error: l.last_error,
+    next_attempt_at: l.next_attempt_at ? l.next_attempt_at.toISOString() : null,
     updated_at: l.updated_at.toISOString(),
   };
+}
+
+/** Why a link of this system has nothing in this hand-out, in one sentence. */
+function diagnosticReason(l: LinkDiagnosticRow, systemId: string, withheld: string | undefined): string {
+  if (withheld) return `withheld: ${withheld}; the plan is being recomputed`;
+  if (l.conflict_id && ['diverged', 'no_common_base'].includes(l.verdict) && l.instruction_status === null) return `${l.verdict}: needs an operator (conflict ${l.conflict_id})`;
+  if (!l.instruction_id) return `${l.verdict}: nothing to transfer — ${l.explanation}`;
+  if (l.executor_system_id !== systemId) return `the transfer runs on system ${l.executor_system_id}`;
+  if (l.instruction_status === 'offered') return `handed out, not started yet: offered until ${l.lease_expires_at?.toISOString()}`;
+  if (l.instruction_status === 'started') return `running: leased until ${l.lease_expires_at?.toISOString()} (renewed by progress reports)`;
+  if (l.instruction_status === 'failed') return `backing off after a failure until ${l.next_attempt_at?.toISOString() ?? 'the engine has looked at it'}: ${l.last_error}`;
+  if (l.instruction_status === 'succeeded') return "transfer reported succeeded; waiting for the target's next inventory";
+  if (l.next_attempt_at && l.next_attempt_at > new Date()) return `backing off until ${l.next_attempt_at.toISOString()}: ${l.last_error}`;
+  return `${l.verdict}: ${l.explanation}`;
 }
 
 export function syncRoutes(deps: ApiDeps): Router {
@@ -173,9 +194,14 @@ export function syncRoutes(deps: ApiDeps): Router {
     const who = requireSystem(res, systemId);
     const groupId = optionalUuidQuery(req, 'sync_group_id');
     const diagnostics = req.query.include_diagnostics === 'true' || req.query.include_diagnostics === '1';
-    // Only the host itself leases what it is handed; an operator looking does not take plans away.
-    const handed = await deps.instructions.handOut(systemId, { groupId, leaseSeconds: deps.config.instructionLeaseSeconds, lease: who.kind === 'host' });
+    // Only the host itself takes the offer lease on what it is handed; an operator looking does not.
+    const { handed, withheld } = await deps.instructions.handOut(systemId, { groupId, offerSeconds: deps.config.instructionOfferSeconds, lease: who.kind === 'host' });
     if (who.kind === 'host') for (const i of handed) deps.metrics.plansHandedOut.inc({ kind: i.kind });
+    // A plan the latest inventories no longer allow is not handed out; the engine replaces it.
+    await askForRecompute(
+      withheld.map((w) => ({ group_id: w.instruction.group_id, dataset: w.instruction.dataset, reason: 'plan withheld at hand-out' })),
+      'withheld plans',
+    );
     const incoming = await deps.instructions.incoming(systemId, groupId);
     const answer: Record<string, unknown> = {
       system_id: systemId,
@@ -186,27 +212,20 @@ export function syncRoutes(deps: ApiDeps): Router {
     };
     if (diagnostics) {
       const handedIds = new Set(handed.map((i) => i.id));
-      const { rows } = await deps.pool.query(
-        `select l.group_id, l.dataset, l.source_system_id, l.target_system_id, l.verdict, l.explanation, l.conflict_id, l.instruction_id,
-                i.executor_system_id, i.status as instruction_status, i.lease_expires_at, i.next_attempt_at, i.last_error
-           from sync_links l left join sync_instructions i on i.id = l.instruction_id
-          where (l.source_system_id = $1 or l.target_system_id = $1) and ($2::uuid is null or l.group_id = $2)
-          order by l.group_id, l.dataset`,
-        [systemId, groupId],
-      );
+      const withheldWhy = new Map(withheld.map((w) => [w.instruction.id, w.reason]));
+      const rows = await deps.links.diagnosticsOf(systemId, groupId);
       answer.diagnostics = rows
-        .filter((l) => !handedIds.has(l.instruction_id))
-        .map((l) => {
-          let reason: string;
-          if (l.conflict_id && ['diverged', 'no_common_base'].includes(l.verdict)) reason = `${l.verdict}: needs an operator (conflict ${l.conflict_id})`;
-          else if (!l.instruction_id) reason = `${l.verdict}: nothing to transfer — ${l.explanation}`;
-          else if (l.executor_system_id !== systemId) reason = `the transfer runs on system ${l.executor_system_id}`;
-          else if (['offered', 'started'].includes(l.instruction_status)) reason = `leased until ${l.lease_expires_at?.toISOString()} (handed out, not yet finished)`;
-          else if (l.instruction_status === 'failed') reason = `backing off after a failure until ${l.next_attempt_at?.toISOString()}: ${l.last_error}`;
-          else if (l.instruction_status === 'succeeded') reason = 'transfer reported succeeded; waiting for the target\'s next inventory';
-          else reason = `${l.verdict}: ${l.explanation}`;
-          return { sync_group_id: l.group_id, dataset: l.dataset, source_system_id: l.source_system_id, target_system_id: l.target_system_id, verdict: l.verdict, conflict_id: l.conflict_id, instruction_id: l.instruction_id, reason };
-        });
+        .filter((l) => !l.instruction_id || !handedIds.has(l.instruction_id))
+        .map((l) => ({
+          sync_group_id: l.group_id,
+          dataset: l.dataset,
+          source_system_id: l.source_system_id,
+          target_system_id: l.target_system_id,
+          verdict: l.verdict,
+          conflict_id: l.conflict_id,
+          instruction_id: l.instruction_id,
+          reason: diagnosticReason(l, systemId, withheldWhy.get(l.instruction_id ?? '')),
+        }));
     }
     res.json(answer);
   });
@@ -218,10 +237,10 @@ export function syncRoutes(deps: ApiDeps): Router {
     if (who.kind !== 'host') throw forbidden('only the executing system reports on its instructions, with its own key');
     const report = parseStatus(req);
     const bytes = report.bytes_transferred === undefined ? null : String(report.bytes_transferred);
+    let recorded;
     try {
-      const updated = await deps.instructions.report(id, who.systemId, report.status, { bytes, error: report.error ?? null, leaseSeconds: deps.config.instructionLeaseSeconds });
+      recorded = await deps.instructions.recordReport(id, who.systemId, report.status, { bytes, error: report.error ?? null, runLeaseSeconds: deps.config.instructionLeaseSeconds });
       if (report.status === 'succeeded' || report.status === 'failed') deps.metrics.transfers.inc({ outcome: report.status });
-      res.json(instructionToJson(updated));
     } catch (err) {
       if (err instanceof InstructionStateError) {
         if (err.message === 'not-found') throw notFound(`no instruction ${id} for this system`);
@@ -229,7 +248,27 @@ export function syncRoutes(deps: ApiDeps): Router {
       }
       throw err;
     }
+    // Recorded: what it means for the link is the engine's decision (the sweep re-drives it if
+    // this enqueue is lost).
+    if (recorded.needsRecompute) {
+      const i = recorded.instruction;
+      await askForRecompute([{ group_id: i.group_id, dataset: i.dataset, reason: `transfer ${report.status}` }], 'a status report');
+    }
+    res.json(instructionToJson(recorded.instruction));
   });
+
+  /**
+   * Ask the engine to recompute. The fact that needs it is already recorded in PostgreSQL and
+   * the sync sweep finds anything left unprocessed, so a queue outage here is logged, not fatal.
+   */
+  async function askForRecompute(jobs: RecomputeDatasetPayload[], what: string): Promise<void> {
+    if (jobs.length === 0) return;
+    try {
+      await deps.producer.enqueueBulk('recomputeDataset', jobs);
+    } catch (err) {
+      deps.logger.warn({ err: (err as Error).message }, `could not queue the recompute for ${what}; the sync sweep will pick it up`);
+    }
+  }
 
   // ---- links ----
 
@@ -237,19 +276,14 @@ export function syncRoutes(deps: ApiDeps): Router {
     requireAdmin(res);
     const id = uuidParam(req, 'id');
     await groupOr404(id);
-    const { rows } = await deps.pool.query('select * from sync_links where group_id = $1 order by dataset, source_system_id, target_system_id', [id]);
-    res.json(rows.map(linkToJson));
+    res.json((await deps.links.ofGroup(id)).map(linkToJson));
   });
 
   route(r, SYNC_API.links, async (req, res) => {
     const systemId = optionalUuidQuery(req, 'system_id');
     if (systemId) requireSystem(res, systemId);
     else requireAdmin(res);
-    const { rows } = await deps.pool.query(
-      `select * from sync_links where ($1::uuid is null or source_system_id = $1 or target_system_id = $1) order by group_id, dataset, source_system_id, target_system_id`,
-      [systemId],
-    );
-    res.json(rows.map(linkToJson));
+    res.json((await deps.links.ofSystem(systemId)).map(linkToJson));
   });
 
   return r;

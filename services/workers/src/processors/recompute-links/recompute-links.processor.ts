@@ -1,79 +1,101 @@
-import { SyncGroupsRepository, datasetPathsOf, loadGroupContext, recomputeGroupDataset, type RecomputeResult } from '@zfs-sync/db';
+import {
+  ConflictsRepository,
+  InstructionsRepository,
+  SyncGroupsRepository,
+  addRecomputeResults,
+  datasetContentVersion,
+  datasetPathsOf,
+  emptyRecomputeResult,
+  linkedDatasetsOf,
+  loadGroupContext,
+  recomputeGroupDataset,
+  type RecomputeOptions,
+} from '@zfs-sync/db';
 import { defineWorker } from '@zfs-sync/queue';
 import type { ProcessorDefinition } from '../../processor.js';
 
-const sum = (a: RecomputeResult, b: RecomputeResult): RecomputeResult => ({
-  links: a.links + b.links,
-  transitions: a.transitions + b.transitions,
-  instructionsCreated: a.instructionsCreated + b.instructionsCreated,
-  conflictsOpened: a.conflictsOpened + b.conflictsOpened,
-  conflictsClosed: a.conflictsClosed + b.conflictsClosed,
-});
-const empty = (): RecomputeResult => ({ links: 0, transitions: 0, instructionsCreated: 0, conflictsOpened: 0, conflictsClosed: 0 });
+/** A host report or resolution not processed after this long had its job lost: the sweep re-drives it. */
+const REDRIVE_AFTER_SECONDS = 10;
 
 /**
- * Recompute links. Two inputs:
+ * Recompute links: the only writer of link state (verdicts, plans, conflicts, transitions).
+ * Inputs:
  * - `recompute-links` jobs, one per (system, dataset, content version) that an inventory changed:
  *   every group the system belongs to recomputes that dataset path. A job whose version a newer
  *   one supersedes is skipped, so a burst of reports costs one recompute.
+ * - `recompute-datasets` jobs for one (group, dataset): a host reported on a plan, an operator
+ *   confirmed a resolution, or the sweep found time-driven work.
  * - `recompute-groups` jobs after a group or its membership changed: every dataset path any
  *   member holds (and every path that still has a link) is recomputed.
+ * - the `sync-sweep` schedule (see below).
  */
 export const recomputeLinksProcessor: ProcessorDefinition = {
   name: 'recompute-links',
   async start(deps) {
     const groups = new SyncGroupsRepository(deps.pool);
+    const instructions = new InstructionsRepository(deps.pool);
+    const conflicts = new ConflictsRepository(deps.pool);
+    const options = (): RecomputeOptions => ({ backoff: { baseSeconds: deps.config.failureBackoffSeconds, maxSeconds: deps.config.failureBackoffMaxSeconds } });
+    const common = { redisUrl: deps.config.redisUrl, prefix: deps.config.queuePrefix, logger: deps.logger };
+
     const datasetWorker = defineWorker({
+      ...common,
       key: 'recomputeLinks',
-      redisUrl: deps.config.redisUrl,
-      prefix: deps.config.queuePrefix,
-      logger: deps.logger,
       concurrency: deps.config.workerConcurrency,
       handler: async (payload, { logger }) => {
-        const { rows } = await deps.pool.query<{ content_version: string }>('select content_version from datasets where id = $1', [payload.dataset_id]);
-        const current = rows[0]?.content_version;
+        const current = await datasetContentVersion(deps.pool, payload.dataset_id);
         if (current !== undefined && BigInt(current) > BigInt(payload.version)) return { skipped: `superseded by version ${current}` };
-        let total = empty();
+        let total = emptyRecomputeResult();
         for (const group of await groups.groupsOfSystem(payload.system_id)) {
           const ctx = await loadGroupContext(groups, group.id);
-          if (ctx) total = sum(total, await recomputeGroupDataset(deps.pool, ctx, group.id, payload.dataset));
+          if (ctx) total = addRecomputeResults(total, await recomputeGroupDataset(deps.pool, ctx, group.id, payload.dataset, options()));
         }
         if (total.transitions > 0) logger.info({ system_id: payload.system_id, dataset: payload.dataset, ...total }, 'links recomputed');
         return total;
       },
     });
+    const feedbackWorker = defineWorker({
+      ...common,
+      key: 'recomputeDataset',
+      concurrency: deps.config.workerConcurrency,
+      handler: async (payload, { logger }) => {
+        const ctx = await loadGroupContext(groups, payload.group_id);
+        if (!ctx) return { skipped: 'group deleted' };
+        const result = await recomputeGroupDataset(deps.pool, ctx, payload.group_id, payload.dataset, options());
+        if (result.transitions > 0 || result.resolutionsApplied > 0) logger.info({ group_id: payload.group_id, dataset: payload.dataset, reason: payload.reason, ...result }, 'links recomputed');
+        return result;
+      },
+    });
     const groupWorker = defineWorker({
+      ...common,
       key: 'recomputeGroup',
-      redisUrl: deps.config.redisUrl,
-      prefix: deps.config.queuePrefix,
-      logger: deps.logger,
       concurrency: 1,
       handler: async (payload, { logger }) => {
         const ctx = await loadGroupContext(groups, payload.group_id);
         if (!ctx) return { skipped: 'group deleted' };
-        const { rows } = await deps.pool.query<{ dataset: string }>('select distinct dataset from sync_links where group_id = $1', [payload.group_id]);
-        const paths = new Set([...(await datasetPathsOf(deps.pool, ctx.members.map((m) => m.systemId))), ...rows.map((r) => r.dataset)]);
-        let total = empty();
-        for (const path of paths) total = sum(total, await recomputeGroupDataset(deps.pool, ctx, payload.group_id, path));
+        const paths = new Set([...(await datasetPathsOf(deps.pool, ctx.members.map((m) => m.systemId))), ...(await linkedDatasetsOf(deps.pool, payload.group_id))]);
+        let total = emptyRecomputeResult();
+        for (const path of paths) total = addRecomputeResults(total, await recomputeGroupDataset(deps.pool, ctx, payload.group_id, path, options()));
         logger.info({ group_id: payload.group_id, reason: payload.reason, datasets: paths.size, ...total }, 'group recomputed');
         return total;
       },
     });
-    // Time alone changes verdicts only through min_snapshot_age_seconds (a snapshot becomes old
-    // enough to send): such groups are recomputed on a schedule. upsertJobScheduler is idempotent
-    // across replicas.
+    // Time alone changes some verdicts: a snapshot becomes old enough to send
+    // (min_snapshot_age_seconds), a started transfer's run lease runs out, a host report or an
+    // operator's resolution whose job was lost waits to be processed. upsertJobScheduler is
+    // idempotent across replicas.
     const sweepWorker = defineWorker({
+      ...common,
       key: 'syncSweep',
-      redisUrl: deps.config.redisUrl,
-      prefix: deps.config.queuePrefix,
-      logger: deps.logger,
       handler: async () => {
-        const { rows } = await deps.pool.query<{ id: string }>('select id from sync_groups where enabled and min_snapshot_age_seconds > 0');
-        await deps.producer.enqueueBulk('recomputeGroup', rows.map((r) => ({ group_id: r.id, reason: 'periodic sweep (min_snapshot_age_seconds)' })));
-        return { groups: rows.length };
+        const timeDependent = await groups.timeDependent();
+        await deps.producer.enqueueBulk('recomputeGroup', timeDependent.map((id) => ({ group_id: id, reason: 'periodic sweep (min_snapshot_age_seconds)' })));
+        const due = [...(await instructions.dueForRecompute(REDRIVE_AFTER_SECONDS)), ...(await conflicts.pendingResolutions(REDRIVE_AFTER_SECONDS)).map((r) => ({ ...r, reason: 'a confirmed resolution not processed yet' }))];
+        await deps.producer.enqueueBulk('recomputeDataset', due);
+        return { groups: timeDependent.length, datasets: due.length };
       },
     });
     await deps.producer.scheduleEvery('syncSweep', 'sync-sweep', deps.config.syncSweepSeconds * 1000, {});
-    return { workers: [datasetWorker, groupWorker, sweepWorker] };
+    return { workers: [datasetWorker, feedbackWorker, groupWorker, sweepWorker] };
   },
 };

@@ -63,7 +63,7 @@ test('hub → spoke: report → instruction → status → next inventory → in
   const again = await api.request('GET', `/sync/instructions/${hub.id}`, { key: hub.api_key, headers: {} });
   t.is(again.body.dataset_count, 0);
   const diag = await api.request('GET', `/sync/instructions/${hub.id}?include_diagnostics=true`, { key: hub.api_key });
-  t.regex(diag.body.diagnostics[0].reason, /leased until/);
+  t.regex(diag.body.diagnostics[0].reason, /handed out, not started yet: offered until/);
 
   // Feedback: started → succeeded → syncing until the spoke's inventory shows the end guid.
   // Only the executing system reports; for anyone else the instruction does not exist.
@@ -72,7 +72,8 @@ test('hub → spoke: report → instruction → status → next inventory → in
   t.is((await api.request('POST', `/sync/instructions/${entry.instruction_id}/status`, { key: hub.api_key, body: { status: 'progress', bytes_transferred: '18446744073709551615' } })).status, 200);
   const done = await api.request('POST', `/sync/instructions/${entry.instruction_id}/status`, { key: hub.api_key, body: { status: 'succeeded', bytes_transferred: 123456 } });
   t.is(done.status, 200, done.text);
-  t.is((await links(group.body.id))[0].verdict, 'syncing');
+  const waiting = await eventually(() => links(group.body.id), (l) => /reported succeeded/.test(l[0]?.explanation ?? ''));
+  t.like(waiting[0], { verdict: 'syncing' });
 
   await report(spoke, [{ pool: 'backup', dataset: 'home/alice', snapshots: snaps }]);
   const synced = await eventually(() => links(group.body.id), (l) => l[0]?.verdict === 'in_sync');
@@ -97,8 +98,10 @@ test('a failure backs off, and repeated failures show error', async (t) => {
   const id = first.body.datasets[0].instruction_id;
   const failed = await api.request('POST', `/sync/instructions/${id}/status`, { key: hub.api_key, body: { status: 'failed', error: 'cannot receive: pool is full' } });
   t.is(failed.status, 200);
-  t.is(failed.body.consecutive_failures, 1);
-  const backoff = Date.parse(failed.body.next_attempt_at) - Date.now();
+  t.like(failed.body, { status: 'failed', consecutive_failures: 1, last_error: 'cannot receive: pool is full' });
+  // The engine decides the backoff (1 min after the first failure) and shows it on the link.
+  const [backingOff] = await eventually(() => links(group.body.id), (l) => l[0]?.next_attempt_at);
+  const backoff = Date.parse(backingOff.next_attempt_at) - Date.now();
   t.true(backoff > 50_000 && backoff <= 60_000, `backoff ${backoff}`);
   // Backing off: not handed out, and diagnostics say why.
   const during = await api.request('GET', `/sync/instructions/${hub.id}?include_diagnostics=true`, { key: hub.api_key });
@@ -110,8 +113,9 @@ test('a failure backs off, and repeated failures show error', async (t) => {
     const offered = await api.request('GET', `/sync/instructions/${hub.id}`, { key: hub.api_key });
     t.is(offered.body.dataset_count, 1);
     await api.request('POST', `/sync/instructions/${id}/status`, { key: hub.api_key, body: { status: 'failed', error: 'again' } });
+    await eventually(() => pgQuery(env.db.url, 'select next_attempt_at from sync_instructions where id = $1', [id]), (r) => r.rows[0].next_attempt_at !== null);
   }
-  t.is((await links(group.body.id))[0].verdict, 'error');
+  t.is((await eventually(() => links(group.body.id), (l) => l[0]?.verdict === 'error'))[0].verdict, 'error');
   // A report on a finished instruction of another state is refused.
   const late = await api.request('POST', `/sync/instructions/${id}/status`, { key: hub.api_key, body: { status: 'progress' } });
   t.is(late.status, 409);
@@ -174,20 +178,24 @@ test('a diverged spoke opens a conflict; destructive resolution needs confirmati
   t.is((await api.request('POST', `/conflicts/${conflict.id}/resolve`, { key: hub.api_key, body: { strategy: 'ignore' } })).status, 403);
 
   // Confirmed: a one-off plan for the executor (push: the hub); the rollback runs on the target over ssh.
+  // Recorded at once (202), carried out by the engine: the remedy plan goes to the executor.
   const ok = await api.request('POST', `/conflicts/${conflict.id}/resolve`, { key: admin, body: { strategy: 'rollback_target', confirm: true } });
   t.is(ok.status, 202, ok.text);
-  t.is(ok.body.executor_system_id, hub.id);
-  t.deepEqual(ok.body.commands, [
+  t.like(ok.body, { resolution: { strategy: 'rollback_target', confirmed: true, status: 'pending' }, would_destroy: ['local edit'] });
+  const carried = await eventually(() => api.request('GET', `/conflicts/${conflict.id}`, { key: admin }).then((r) => r.body), (c) => c.resolution?.instruction_id);
+  t.like(carried.resolution_requests[0], { status: 'applied', instruction_id: carried.resolution.instruction_id });
+  const handed = await api.request('GET', `/sync/instructions/${hub.id}`, { key: hub.api_key });
+  t.is(handed.body.dataset_count, 1);
+  t.like(handed.body.datasets[0], { kind: 'remedy', strategy: 'rollback_target', instruction_id: carried.resolution.instruction_id, would_destroy: ['local edit'] });
+  t.deepEqual(handed.body.datasets[0].commands, [
     "ssh backup@spoke2.example 'zfs rollback -r tank/projects@auto-2'",
     "zfs send -c -I tank/projects@auto-2 tank/projects@auto-4 | ssh backup@spoke2.example 'zfs receive -s tank/projects'",
   ]);
-  const handed = await api.request('GET', `/sync/instructions/${hub.id}`, { key: hub.api_key });
-  t.is(handed.body.dataset_count, 1);
-  t.like(handed.body.datasets[0], { kind: 'remedy', strategy: 'rollback_target', instruction_id: ok.body.instruction_id, would_destroy: ['local edit'] });
+  const instructionId = carried.resolution.instruction_id;
   // The spoke gets no hub-side command.
   t.is((await api.request('GET', `/sync/instructions/${spoke.id}`, { key: spoke.api_key })).body.dataset_count, 0);
 
-  await api.request('POST', `/sync/instructions/${ok.body.instruction_id}/status`, { key: hub.api_key, body: { status: 'succeeded' } });
+  await api.request('POST', `/sync/instructions/${instructionId}/status`, { key: hub.api_key, body: { status: 'succeeded' } });
   await report(spoke, [{ pool: 'tank', dataset: 'projects', snapshots: snaps }]);
   const closed = await eventually(() => api.request('GET', `/conflicts/${conflict.id}`, { key: admin }).then((r) => r.body), (c) => c.status === 'resolved');
   t.like(closed, { status: 'resolved', resolution: { strategy: 'rollback_target', confirmed: true, closed_automatically: true } });

@@ -11,7 +11,7 @@ import {
   type TestEnvironment,
 } from '@zfs-sync/testkit/stack';
 import type { RunningWorkers } from '@zfs-sync/workers';
-import { startTestStack, type TestStack } from '@zfs-sync/testkit/stack';
+import { reportIdOf, startTestStack, type TestStack } from '@zfs-sync/testkit/stack';
 
 let env: TestEnvironment;
 let api: TestApi;
@@ -47,11 +47,11 @@ test('original batch endpoint: upsert is idempotent, normalises names and pool p
   ];
   const first = await api.request('POST', '/snapshots/batch', { key: sys.api_key, body: batch });
   t.is(first.status, 202, first.text);
-  t.is(first.body.accepted, 3);
-  await waitForReport(api, sys.api_key, first.body.report_id);
+  t.is(first.body.length, 3);
+  await waitForReport(api, sys.api_key, reportIdOf(first));
   const once = await rows(sys.id);
   const second = await api.request('POST', '/snapshots/batch', { key: sys.api_key, body: batch });
-  const applied = await waitForReport(api, sys.api_key, second.body.report_id);
+  const applied = await waitForReport(api, sys.api_key, reportIdOf(second));
   t.deepEqual(applied.counts, { added: 0, removed: 0, changed: 0, unchanged: 3 });
   t.deepEqual(await rows(sys.id), once);
   t.deepEqual(await names(sys.id), ['tank/@root-snap', 'tank/home/alice@daily-1', 'tank/home/alice@daily-2']);
@@ -59,7 +59,7 @@ test('original batch endpoint: upsert is idempotent, normalises names and pool p
 
   // A later chunk (as the original client sends 1,000 at a time) adds, never deletes.
   const more = await api.request('POST', '/snapshots/batch', { key: sys.api_key, body: [{ name: 'daily-3', pool: 'tank', dataset: 'home/alice', timestamp: '2024-01-03T00:00:00Z', system_id: sys.id }] });
-  await waitForReport(api, sys.api_key, more.body.report_id);
+  await waitForReport(api, sys.api_key, reportIdOf(more));
   t.is((await rows(sys.id)).length, 4);
 
   // The single-snapshot form answers 201 with the normalised snapshot.

@@ -1,5 +1,5 @@
 import { UnrecoverableError } from 'bullmq';
-import { ReportRejectedError, applyReport, markReportFailed } from '@zfs-sync/db';
+import { ReportRejectedError, applyReport, legacyQuietSeconds, markReportFailed, pruneNotReReported } from '@zfs-sync/db';
 import { appliedGenerationKey, defineWorker, reportRegistryKey } from '@zfs-sync/queue';
 import type { ProcessorDefinition } from '../../processor.js';
 
@@ -55,6 +55,22 @@ export const reconcileProcessor: ProcessorDefinition = {
         return outcome.status === 'applied' ? { status: 'applied', counts: outcome.counts } : outcome;
       },
     });
-    return { workers: [worker] };
+    // Snapshots that batch-only (original) clients stopped re-reporting leave the view once a
+    // run is over (legacy-prune.ts); their links are recomputed like after any report.
+    const sweeper = defineWorker({
+      key: 'inventorySweep',
+      redisUrl: deps.config.redisUrl,
+      prefix: deps.config.queuePrefix,
+      logger: deps.logger,
+      handler: async (_payload, { logger }) => {
+        const staleAfterSeconds = deps.config.legacyStaleAfterSeconds;
+        const pruned = await pruneNotReReported(deps.pool, { staleAfterSeconds, quietSeconds: legacyQuietSeconds(staleAfterSeconds) });
+        await deps.producer.enqueueBulk('recomputeLinks', pruned.recompute);
+        if (pruned.removed > 0) logger.info({ systems: pruned.systems, removed: pruned.removed }, 'snapshots not re-reported by batch-only clients moved to history');
+        return { systems: pruned.systems, removed: pruned.removed };
+      },
+    });
+    await deps.producer.scheduleEvery('inventorySweep', 'inventory-sweep', deps.config.syncSweepSeconds * 1000, {});
+    return { workers: [worker, sweeper] };
   },
 };
