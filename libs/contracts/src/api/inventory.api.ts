@@ -22,37 +22,36 @@ const reportAccepted = {
   },
 } as const;
 
-const batchAccepted = {
-  $id: 'BatchAccepted',
+/** A snapshot as it will be stored (the original API's answer shape). */
+const acceptedSnapshot = {
+  $id: 'AcceptedSnapshot',
   type: 'object',
-  required: ['report_id', 'status', 'accepted', 'status_url'],
-  properties: { report_id: { type: 'string' }, status: { const: 'queued' }, accepted: { type: 'integer' }, status_url: { type: 'string' } },
+  required: ['name', 'pool', 'dataset', 'timestamp', 'system_id'],
+  properties: {
+    name: { type: 'string' },
+    pool: { type: 'string' },
+    dataset: { type: 'string' },
+    timestamp: dateTime,
+    size: nullableUint64String,
+    used: nullableUint64String,
+    referenced: nullableUint64String,
+    guid: nullableUint64String,
+    createtxg: nullableUint64String,
+    extra_metadata: { type: 'object' },
+    system_id: uuid,
+  },
 } as const;
 
 const singleAccepted = {
   $id: 'SnapshotAccepted',
-  description: 'The original single-snapshot answer (the snapshot as it will be stored) plus the report it travels in',
+  description: 'The snapshot as it will be stored, plus the report it travels in (its progress: status_url, also the Location header)',
   allOf: [
-    batchAccepted,
-    {
-      type: 'object',
-      required: ['name', 'pool', 'dataset', 'timestamp', 'system_id'],
-      properties: {
-        name: { type: 'string' },
-        pool: { type: 'string' },
-        dataset: { type: 'string' },
-        timestamp: dateTime,
-        size: nullableUint64String,
-        used: nullableUint64String,
-        referenced: nullableUint64String,
-        guid: nullableUint64String,
-        createtxg: nullableUint64String,
-        extra_metadata: { type: 'object' },
-        system_id: uuid,
-      },
-    },
+    { type: 'object', required: ['report_id', 'status', 'accepted', 'status_url'], properties: { report_id: { type: 'string' }, status: { const: 'queued' }, accepted: { type: 'integer' }, status_url: { type: 'string' } } },
+    acceptedSnapshot,
   ],
 } as const;
+
+const location = { Location: { description: 'GET this for the report’s progress (/api/v1/reports/{report_id})', schema: { type: 'string' } } };
 
 const reportStatus = {
   $id: 'ReportStatus',
@@ -106,7 +105,7 @@ export const INVENTORY_API = {
     callers: ['admin', 'host'],
     summary: "The original client's single-snapshot form (an upsert)",
     body: { schema: originalSnapshotSchema },
-    responses: { 201: json('queued', singleAccepted), ...problems(400, 413, 415, ...AUTHENTICATED) },
+    responses: { 201: json('queued', singleAccepted, location), ...problems(400, 413, 415, ...AUTHENTICATED) },
   }),
   batch: defineRoute({
     operationId: 'reportSnapshotBatch',
@@ -116,7 +115,7 @@ export const INVENTORY_API = {
     callers: ['admin', 'host'],
     summary: "The original client's batch form (upserts only; never deletes)",
     body: { schema: originalSnapshotBatchSchema },
-    responses: { 202: json('queued', batchAccepted), ...problems(400, 413, 415, ...AUTHENTICATED) },
+    responses: { 202: json('queued: the snapshots as they will be stored (the original answer, a JSON array)', { type: 'array', items: acceptedSnapshot }, location), ...problems(400, 413, 415, ...AUTHENTICATED) },
   }),
   status: defineRoute({
     operationId: 'getReport',
