@@ -117,6 +117,26 @@ export const syncStateSchema = {
   },
 } as const;
 
+export const resolutionSchema = {
+  $id: 'ConflictResolution',
+  type: 'object',
+  description: 'An operator\'s choice, recorded by the API and carried out by the recompute processor',
+  required: ['id', 'strategy', 'confirmed', 'status', 'requested_at'],
+  properties: {
+    id: { type: 'string' },
+    strategy: { enum: RESOLUTION_STRATEGIES },
+    confirmed: { type: 'boolean' },
+    note: { type: ['string', 'null'] },
+    requested_by: { type: 'string' },
+    would_destroy: arrayOf({ type: 'string' }),
+    status: { enum: ['pending', 'applied', 'refused'] },
+    outcome: { type: ['string', 'null'] },
+    instruction_id: nullableUuid,
+    requested_at: dateTime,
+    processed_at: nullableDateTime,
+  },
+} as const;
+
 export const conflictSchema = {
   $id: 'Conflict',
   type: 'object',
@@ -135,6 +155,7 @@ export const conflictSchema = {
     updated_at: dateTime,
     resolved_at: nullableDateTime,
     resolution: { type: ['object', 'null'] },
+    resolution_requests: arrayOf(resolutionSchema),
     strategies: arrayOf({ enum: RESOLUTION_STRATEGIES }),
   },
 } as const;
@@ -352,12 +373,15 @@ export const CONFLICTS_API = {
     params: [conflictId],
     body: { schema: resolveConflictSchema },
     responses: {
-      200: json('ignored / noted (no plan)', { type: 'object', required: ['conflict', 'instruction_id'], properties: { conflict: conflictSchema, instruction_id: { type: 'null' } } }),
-      202: json('a remedy plan was issued to the executing host', {
-        type: 'object',
-        required: ['conflict', 'instruction_id', 'executor_system_id', 'would_destroy', 'commands'],
-        properties: { conflict: conflictSchema, instruction_id: uuid, executor_system_id: uuid, would_destroy: arrayOf({ type: 'string' }), commands: arrayOf({ type: 'string' }) },
-      }),
+      202: json(
+        'the choice is recorded; the recompute processor carries it out (a remedy plan for the executing host, or closing the conflict)',
+        {
+          type: 'object',
+          required: ['conflict', 'resolution', 'would_destroy', 'status_url'],
+          properties: { conflict: conflictSchema, resolution: resolutionSchema, would_destroy: arrayOf({ type: 'string' }), status_url: { type: 'string' } },
+        },
+        { Location: { description: 'the conflict, to follow the resolution', schema: { type: 'string' } } },
+      ),
       ...problems(400, 404, 409, 413, 415, ...AUTHENTICATED),
     },
   }),
