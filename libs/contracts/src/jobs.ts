@@ -33,13 +33,18 @@ const standardRetry: RetryPolicy = {
 
 export type HeartbeatSweepPayload = Record<string, never>;
 
-export const JOBS = {
-  heartbeatSweep: {
-    queue: 'heartbeat-expiry',
+/** A periodic job without payload, run by a job scheduler: one attempt (the next run comes anyway), little history. */
+function sweepJob(queue: string): JobDefinition<Record<string, never>> {
+  return {
+    queue,
     name: 'sweep',
     schema: { type: 'object', additionalProperties: false, properties: {} },
     retry: { ...standardRetry, attempts: 1, removeOnComplete: { age: 600, count: 100 }, removeOnFail: { age: 24 * 3600, count: 1000 } },
-  } satisfies JobDefinition<HeartbeatSweepPayload> as JobDefinition<HeartbeatSweepPayload>,
+  };
+}
+
+export const JOBS = {
+  heartbeatSweep: sweepJob('heartbeat-expiry') as JobDefinition<HeartbeatSweepPayload>,
   reconcile: {
     queue: 'reconcile',
     name: 'apply-report',
@@ -71,18 +76,8 @@ export const JOBS = {
     schema: recomputeGroupPayloadSchema,
     retry: standardRetry,
   } satisfies JobDefinition<RecomputeGroupPayload> as JobDefinition<RecomputeGroupPayload>,
-  inventorySweep: {
-    queue: 'inventory-sweep',
-    name: 'sweep',
-    schema: { type: 'object', additionalProperties: false, properties: {} },
-    retry: { ...standardRetry, attempts: 1, removeOnComplete: { age: 600, count: 100 }, removeOnFail: { age: 24 * 3600, count: 1000 } },
-  } satisfies JobDefinition<Record<string, never>> as JobDefinition<Record<string, never>>,
-  syncSweep: {
-    queue: 'sync-sweep',
-    name: 'sweep',
-    schema: { type: 'object', additionalProperties: false, properties: {} },
-    retry: { ...standardRetry, attempts: 1, removeOnComplete: { age: 600, count: 100 }, removeOnFail: { age: 24 * 3600, count: 1000 } },
-  } satisfies JobDefinition<Record<string, never>> as JobDefinition<Record<string, never>>,
+  inventorySweep: sweepJob('inventory-sweep'),
+  syncSweep: sweepJob('sync-sweep'),
 } as const;
 
 export type JobKey = keyof typeof JOBS;

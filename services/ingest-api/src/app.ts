@@ -3,6 +3,7 @@ import { API_PREFIX, META_API } from '@zfs-sync/contracts';
 import { authenticate } from './auth/authenticate.js';
 import { hashKey } from './auth/credentials.js';
 import type { ApiDeps } from './deps.js';
+import { dashboardRoutes } from './http/dashboard.js';
 import { HttpProblem, errorHandler } from './http/problem.js';
 import { route } from './http/route.js';
 import { DOCS_PATH, docsRouter, openApiDocument } from './ops/api-docs.js';
@@ -11,6 +12,8 @@ import { httpMetrics, metricsEndpoint } from './ops/metrics.js';
 import { requestContext } from './ops/request-context.js';
 import { checkResponses, type ResponseViolation } from './ops/response-check.js';
 import { conflictRoutes } from './routes/conflicts.routes.js';
+import { fleetRoutes } from './routes/fleet.routes.js';
+import { linkViewRoutes } from './routes/link-views.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { inventoryRoutes } from './routes/inventory.routes.js';
 import { snapshotReadRoutes } from './routes/snapshot-read.routes.js';
@@ -58,7 +61,10 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   api.use(syncRoutes(deps));
   api.use(syncStateRoutes(deps));
   api.use(conflictRoutes(deps));
+  api.use(fleetRoutes(deps));
+  api.use(linkViewRoutes(deps));
   app.use(API_PREFIX, api);
+  app.use(dashboardRoutes(deps.config.dashboardDir));
 
   app.use((req, _res, next) => next(new HttpProblem(404, 'not-found', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.logger));

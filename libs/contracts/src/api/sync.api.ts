@@ -256,7 +256,24 @@ export const SYNC_API = {
     responses: { 200: json('the instruction as it is now', instructionSchema), ...problems(400, 404, 409, 413, 415, ...AUTHENTICATED) },
   }),
   groupLinks: defineRoute({ operationId: 'listGroupLinks', method: 'get', path: '/sync/groups/{id}/links', tag: 'sync', callers: ['admin'], summary: "A group's links with their verdicts", params: [groupId], responses: { 200: links, ...problems(400, 404, ...AUTHENTICATED) } }),
-  links: defineRoute({ operationId: 'listLinks', method: 'get', path: '/sync/links', tag: 'sync', callers: ['admin', 'host'], summary: 'Links (of one system, or all for the admin)', params: [systemFilter], responses: { 200: links, ...problems(400, ...AUTHENTICATED) } }),
+  links: defineRoute({
+    operationId: 'listLinks',
+    method: 'get',
+    path: '/sync/links',
+    tag: 'sync',
+    callers: ['admin', 'viewer', 'host'],
+    summary: 'Links (of one system, or all for operators); with paging parameters one page, worst first, the total in X-Total-Count',
+    params: [
+      systemFilter,
+      groupFilter,
+      queryParam('verdict', { type: 'string' }, 'comma-separated verdicts'),
+      queryParam('only_problems', { enum: ['true', 'false', '1', '0'] }, 'only links that need attention'),
+      queryParam('q', { type: 'string', maxLength: 255 }, 'dataset or host name contains'),
+      queryParam('limit', { type: 'integer', minimum: 1 }, 'page size'),
+      queryParam('offset', { type: 'integer', minimum: 0 }, 'rows to skip'),
+    ],
+    responses: { 200: links, ...problems(400, ...AUTHENTICATED) },
+  }),
   states: defineRoute({ operationId: 'listSyncStates', method: 'get', path: '/sync/states', tag: 'sync', callers: ['admin', 'host'], summary: 'Sync states (the original per-dataset, per-system view)', params: [groupFilter, systemFilter, statusFilter, datasetFilter], responses: { 200: states, ...problems(400, ...AUTHENTICATED) } }),
   groupStates: defineRoute({ operationId: 'listGroupSyncStates', method: 'get', path: '/sync/groups/{id}/states', tag: 'sync', callers: ['admin'], summary: "A group's sync states", params: [groupId, systemFilter, statusFilter, datasetFilter], responses: { 200: states, ...problems(400, 404, ...AUTHENTICATED) } }),
   groupStatus: defineRoute({
@@ -343,7 +360,16 @@ export const SYNC_API = {
 
 const conflictId = pathUuid('id', 'conflict id');
 export const CONFLICTS_API = {
-  list: defineRoute({ operationId: 'listConflicts', method: 'get', path: '/conflicts', tag: 'conflicts', callers: ['admin'], summary: 'Conflicts, newest first', params: [groupFilter, conflictStatus], responses: { 200: conflicts, ...problems(400, ...AUTHENTICATED) } }),
+  list: defineRoute({
+    operationId: 'listConflicts',
+    method: 'get',
+    path: '/conflicts',
+    tag: 'conflicts',
+    callers: ['admin'],
+    summary: 'Conflicts, newest first (with limit/offset: one page, the total in X-Total-Count)',
+    params: [groupFilter, conflictStatus, queryParam('limit', { type: 'integer', minimum: 1, maximum: 1000 }, 'page size'), queryParam('offset', { type: 'integer', minimum: 0 }, 'rows to skip')],
+    responses: { 200: conflicts, ...problems(400, ...AUTHENTICATED) },
+  }),
   forGroup: defineRoute({ operationId: 'listGroupConflicts', method: 'get', path: '/conflicts/sync-group/{id}', tag: 'conflicts', callers: ['admin'], summary: "A group's conflicts", params: [groupId, conflictStatus], responses: { 200: conflicts, ...problems(400, ...AUTHENTICATED) } }),
   summary: defineRoute({
     operationId: 'getConflictSummary',

@@ -1,6 +1,6 @@
 import { CONNECTIVITY_STATUSES, heartbeatSchema, registerSystemSchema, rotateKeySchema, updateSystemSchema } from '../schemas/system.schema.js';
 import { arrayOf, dateTime, nullableDateTime, uuid } from './common.js';
-import { AUTHENTICATED, defineRoute, json, noContent, pathUuid, problems } from './route.js';
+import { AUTHENTICATED, defineRoute, json, noContent, pathUuid, problems, queryParam } from './route.js';
 
 export const systemSchema = {
   $id: 'System',
@@ -67,7 +67,25 @@ export const SYSTEMS_API = {
     body: { schema: registerSystemSchema },
     responses: { 201: json('registered', systemWithKey), ...problems(400, 409, 413, 415, ...AUTHENTICATED) },
   }),
-  list: defineRoute({ operationId: 'listSystems', method: 'get', path: '/systems', tag: 'systems', callers: ['admin'], summary: 'Every system (a bare array, as the original API)', responses: { 200: json('systems', arrayOf(systemSchema)), ...problems(...AUTHENTICATED) } }),
+  list: defineRoute({
+    operationId: 'listSystems',
+    method: 'get',
+    path: '/systems',
+    tag: 'systems',
+    callers: ['admin', 'viewer'],
+    summary: 'Every system (a bare array, as the original API); with any query parameter one page, searched, filtered and sorted, the total in X-Total-Count',
+    params: [
+      queryParam('q', { type: 'string', maxLength: 253 }, 'host name, site or platform contains'),
+      queryParam('status', { enum: ['online', 'offline'] }, 'heartbeat status'),
+      queryParam('site', { type: 'string', maxLength: 64 }, 'site'),
+      queryParam('sort', { enum: ['hostname', 'platform', 'site', 'status', 'last_seen', 'last_inventory_at', 'created_at'] }, 'sort key'),
+      queryParam('order', { enum: ['asc', 'desc'] }, 'sort order'),
+      queryParam('limit', { type: 'integer', minimum: 1, maximum: 1000 }, 'page size'),
+      queryParam('offset', { type: 'integer', minimum: 0 }, 'rows to skip'),
+      queryParam('include', { enum: ['stats'] }, 'add dataset and snapshot counts'),
+    ],
+    responses: { 200: json('systems', arrayOf(systemSchema), { 'X-Total-Count': { description: 'paged form: all matching systems', schema: { type: 'integer' } } }), ...problems(400, ...AUTHENTICATED) },
+  }),
   healthAll: healthList('all'),
   healthOnline: healthList('online'),
   healthOffline: healthList('offline'),

@@ -33,6 +33,17 @@ const groupFields = {
   send_options: { type: 'object', additionalProperties: false, properties: { compressed: { type: 'boolean' }, raw: { type: 'boolean' } } },
   receive_options: { type: 'object', additionalProperties: false, properties: { resumable: { type: 'boolean' }, unmounted: { type: 'boolean' } } },
   initial_replication: { enum: ['most_recent', 'all'], description: "how a new replica is seeded: 'most_recent' (the newest eligible snapshot in full) or 'all' (the oldest eligible in full, then -I to the newest)" },
+  protection: {
+    anyOf: [
+      {
+        type: 'object',
+        additionalProperties: false,
+        required: ['min_copies'],
+        properties: { min_copies: { type: 'integer', minimum: 1, maximum: 1000 }, min_sites: { type: 'integer', minimum: 0, maximum: 1000 } },
+      },
+      { type: 'null' },
+    ],
+  },
 } as const;
 
 export const createSyncGroupSchema = { $id: 'CreateSyncGroup', type: 'object', additionalProperties: false, required: ['name'], properties: groupFields } as const;

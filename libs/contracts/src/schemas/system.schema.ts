@@ -1,5 +1,5 @@
 import type { FromSchema } from 'json-schema-to-ts';
-import { hostNameString, metadataObject } from './common.schema.js';
+import { hostNameString, metadataObject, siteString } from './common.schema.js';
 
 export const CONNECTIVITY_STATUSES = ['unknown', 'online', 'offline'] as const;
 export type ConnectivityStatus = (typeof CONNECTIVITY_STATUSES)[number];
@@ -12,6 +12,7 @@ const systemFields = {
   ssh_user: { anyOf: [{ type: 'string', minLength: 1, maxLength: 32, format: 'posix-user' }, { type: 'null' }] },
   ssh_port: { type: 'integer', minimum: 1, maximum: 65535 },
   extra_metadata: metadataObject,
+  site: { anyOf: [siteString, { type: 'null' }] },
 } as const;
 
 export const registerSystemSchema = {
@@ -40,6 +41,7 @@ export const heartbeatSchema = {
   properties: {
     agent_version: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._+-]+$', description: 'must be a version string such as 1.2.3' },
     metadata: metadataObject,
+    site: { anyOf: [siteString, { type: 'null' }] },
   },
 } as const;
 export type HeartbeatBody = FromSchema<typeof heartbeatSchema>;

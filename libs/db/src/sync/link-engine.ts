@@ -30,7 +30,9 @@ import {
 } from '@zfs-sync/domain';
 import { policyOf, type SyncGroupsRepository } from '../repositories/sync-groups.repository.js';
 import { withTransaction } from '../transaction.js';
+import type { ResolutionRecord } from './conflicts.repository.js';
 import { loadDatasetViews, type StoredDatasetView } from './dataset-views.js';
+import { lockGroupDataset, storeProtection } from './protection.repository.js';
 
 export const LIVE_STATUSES = ['pending', 'offered', 'started', 'succeeded', 'failed'] as const;
 
@@ -80,16 +82,7 @@ interface ConflictRow {
   status: 'open' | 'ignored';
 }
 
-interface ResolutionRow {
-  id: string;
-  conflict_id: string;
-  strategy: string;
-  confirmed: boolean;
-  note: string | null;
-  requested_by: string;
-  would_destroy: string[];
-  requested_at: Date;
-}
+type ResolutionRow = Pick<ResolutionRecord, 'id' | 'conflict_id' | 'strategy' | 'confirmed' | 'note' | 'requested_by' | 'would_destroy' | 'requested_at'>;
 
 export interface RecomputeResult {
   links: number;
@@ -200,12 +193,14 @@ export async function recomputeGroupDataset(pool: pg.Pool, ctx: GroupContext, gr
   const nowS = Math.floor(now.getTime() / 1000);
   const memberIds = ctx.members.map((m) => m.systemId);
   return withTransaction(pool, async (client) => {
-    await client.query('select pg_advisory_xact_lock(hashtext($1))', [`links:${groupId}:${path}`]);
+    await lockGroupDataset(client, groupId, path);
     // Read the inventories only once the lock is held: a recompute that read them earlier could
     // otherwise commit a verdict older than the one a concurrent recompute already stored.
     const views = await loadDatasetViews(client, memberIds, path);
     const run = new DatasetRecompute(client, ctx, groupId, path, views, nowS, opts.backoff);
-    return run.execute();
+    const result = await run.execute();
+    await storeProtection(client, ctx, groupId, path, views, nowS);
+    return result;
   });
 }
 

@@ -20,7 +20,7 @@ import { openApiDocument } from './api-docs.js';
  */
 
 interface Layer {
-  route?: { path: string; methods: Record<string, boolean>; stack: Array<{ handle: unknown }> };
+  route?: { path: string | string[]; methods: Record<string, boolean>; stack: Array<{ handle: unknown }> };
   handle: { stack?: Layer[] };
   rawPath?: string;
 }
@@ -36,7 +36,7 @@ function walk(stack: Layer[], prefix: string, out: MountedRoute[]): MountedRoute
       const first = layer.route.stack[0]?.handle as Partial<RouteTag> | undefined;
       for (const method of Object.keys(layer.route.methods)) {
         if (method === '_all') continue;
-        out.push({ method, path: prefix + layer.route.path, tag: first?.routeSpec ?? null });
+        for (const path of [layer.route.path].flat()) out.push({ method, path: prefix + path, tag: first?.routeSpec ?? null });
       }
     } else if (Array.isArray(layer.handle?.stack)) {
       const mount = typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : '';
@@ -46,8 +46,8 @@ function walk(stack: Layer[], prefix: string, out: MountedRoute[]): MountedRoute
   return out;
 }
 
-/** Routes outside the API (not in the OpenAPI document, by design). */
-const OPS_ROUTES = [/^\/metrics$/, /^\/docs(\/|$)/];
+/** Routes outside the API (not in the OpenAPI document, by design): operations and the dashboard page. */
+const OPS_ROUTES = [/^\/metrics$/, /^\/docs(\/|$)/, /^\/(index\.html)?$/];
 
 let env: TestEnvironment;
 let app: Express;

@@ -20,6 +20,7 @@ import type { ApiDeps } from '../deps.js';
 import { SNAPSHOTS_API } from '@zfs-sync/contracts';
 import { route } from '../http/route.js';
 import { groupIdsOf, queueGroupRecompute } from '../sync/recompute-groups.js';
+import { queryParams } from '../http/query.js';
 import { badRequest, forbidden, notFound, unauthorized } from '../http/problem.js';
 import { systemIdParam } from './systems.routes.js';
 
@@ -42,23 +43,9 @@ const MAX_SYSTEM_IDS = 100;
 
 /** Read a request's query parameters; names the route does not take are refused (400). */
 function queryOf(req: Request, allowed: readonly string[]) {
-  for (const key of Object.keys(req.query)) {
-    if (!allowed.includes(key)) throw badRequest(`unknown query parameter "${key}" (this route takes: ${allowed.join(', ')})`, { field: key });
-  }
-  const single = (name: string): string | undefined => {
-    const v = req.query[name];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string') throw badRequest(`${name} must be given once, as a plain value`, { field: name });
-    return v;
-  };
+  const { single, int } = queryParams(req, allowed);
   return {
-    int(name: string, min: number, max: number, dflt: number): number {
-      const v = single(name);
-      if (v === undefined) return dflt;
-      const n = /^\d{1,10}$/.test(v) ? Number(v) : NaN;
-      if (!(n >= min && n <= max)) throw badRequest(`${name} must be an integer from ${min} to ${max}`, { field: name });
-      return n;
-    },
+    int,
     /** A pool name filter; '' is the same as absent. */
     pool(): string | undefined {
       const v = single('pool');

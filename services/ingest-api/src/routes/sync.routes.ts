@@ -1,12 +1,13 @@
 import { Router, type Request, type Response } from 'express';
 import type { RecomputeDatasetPayload } from '@zfs-sync/contracts';
-import { DuplicateGroupNameError, InstructionStateError, mergeGroup, policyOf, syncGroupToJson, type InstructionRow, type LinkDiagnosticRow, type LinkRecord, type SyncGroupRow } from '@zfs-sync/db';
-import { checkSyncPolicy } from '@zfs-sync/domain';
+import { DuplicateGroupNameError, InstructionStateError, VERDICT_SEVERITY, listLinksPage, mergeGroup, policyOf, syncGroupToJson, type InstructionRow, type LinkDiagnosticRow, type LinkRecord, type SyncGroupRow } from '@zfs-sync/db';
+import { checkProtectionPolicy, checkSyncPolicy } from '@zfs-sync/domain';
 import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
 import { SYNC_API, SYNC_GROUPS_API } from '@zfs-sync/contracts';
 import { bodyParser, route } from '../http/route.js';
 import { jsonBody } from '../http/body.js';
+import { queryParams, setTotal } from '../http/query.js';
 import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized, validationProblem } from '../http/problem.js';
 import { queueGroupRecompute } from '../sync/recompute-groups.js';
 import { systemIdParam } from './systems.routes.js';
@@ -120,6 +121,8 @@ export function syncRoutes(deps: ApiDeps): Router {
     const unknown = g.system_ids.filter((id) => !known.has(id));
     if (unknown.length) throw validationProblem({ pointer: '/system_ids', field: 'system_ids', detail: `system_ids contains unknown systems: ${unknown.join(', ')}` });
     const problems = checkSyncPolicy(policyOf({ ...g, id: 'new' } as SyncGroupRow), g.system_ids);
+    const protectionProblem = checkProtectionPolicy(g.protection);
+    if (protectionProblem) problems.push(protectionProblem);
     if (problems.length) {
       const field = /^([a-z_]+)/.exec(problems[0]!)?.[1] ?? '';
       throw validationProblem({ pointer: `/${field}`, field, detail: problems[0]! });
@@ -283,6 +286,22 @@ export function syncRoutes(deps: ApiDeps): Router {
     const systemId = optionalUuidQuery(req, 'system_id');
     if (systemId) requireSystem(res, systemId);
     else requireAdmin(res);
+    if (Object.keys(req.query).some((k) => k !== 'system_id')) {
+      // Paged, filtered view (additive; without these parameters the original full list below).
+      const q = queryParams(req, ['system_id', 'sync_group_id', 'verdict', 'only_problems', 'q', 'limit', 'offset']);
+      const { limit, offset } = q.page(100, 1000);
+      const page = await listLinksPage(deps.pool, {
+        groupId: q.uuid('sync_group_id'),
+        systemId,
+        verdicts: q.listOf('verdict', VERDICT_SEVERITY),
+        onlyProblems: q.bool('only_problems'),
+        q: q.text('q', 255),
+        limit,
+        offset,
+      });
+      setTotal(res, page.total);
+      return res.json(page.rows.map((l) => ({ ...linkToJson(l), sync_group_name: l.group_name, source_hostname: l.source_hostname, target_hostname: l.target_hostname })));
+    }
     res.json((await deps.links.ofSystem(systemId)).map(linkToJson));
   });
 

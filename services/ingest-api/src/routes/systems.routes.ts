@@ -1,6 +1,7 @@
 import { Router, type Request, type Response } from 'express';
-import { DuplicateHostnameError, SystemInUseError, systemToJson } from '@zfs-sync/db';
-import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
+import { DuplicateHostnameError, SYSTEM_SORTS, SystemInUseError, listSystemsPage, systemToJson, type SystemSort } from '@zfs-sync/db';
+import { principalOf, requireAdmin, requireReader, requireSystem } from '../auth/authenticate.js';
+import { queryParams, setTotal } from '../http/query.js';
 import { hashKey, newHostKey } from '../auth/credentials.js';
 import type { ApiDeps } from '../deps.js';
 import { SYSTEMS_API } from '@zfs-sync/contracts';
@@ -58,9 +59,26 @@ export function systemsRoutes(deps: ApiDeps): Router {
     }
   });
 
-  route(r, SYSTEMS_API.list, async (_req, res) => {
-    requireAdmin(res);
-    res.json((await deps.systems.list()).map(systemToJson));
+  // Without query parameters: every system (the original's bare array). With any of them: one
+  // page, searched, filtered and sorted in PostgreSQL, the total in X-Total-Count.
+  route(r, SYSTEMS_API.list, async (req, res) => {
+    requireReader(res);
+    if (Object.keys(req.query).length === 0) return res.json((await deps.systems.list()).map(systemToJson));
+    const q = queryParams(req, ['q', 'status', 'site', 'sort', 'order', 'limit', 'offset', 'include']);
+    const { limit, offset } = q.page(100, 1000);
+    const page = await listSystemsPage(deps.pool, {
+      heartbeatTimeoutSeconds: timeout,
+      q: q.text('q', 253),
+      status: q.oneOf('status', ['online', 'offline'] as const, null),
+      site: q.text('site', 64),
+      sort: q.oneOf('sort', Object.keys(SYSTEM_SORTS) as SystemSort[], 'hostname')!,
+      order: q.oneOf('order', ['asc', 'desc'] as const, 'asc')!,
+      limit,
+      offset,
+      withStats: q.oneOf('include', ['stats'] as const, null) === 'stats',
+    });
+    setTotal(res, page.total);
+    res.json(page.rows);
   });
 
   // Static health paths come before /systems/:id so "health" is never read as an id.
@@ -116,7 +134,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     const hb = parseHeartbeat(req);
     const patch: Record<string, unknown> = { ...(hb.metadata ?? {}) };
     if (hb.agent_version !== undefined) patch.agent_version = hb.agent_version;
-    const lastSeen = await deps.systems.heartbeat(id, patch);
+    const lastSeen = await deps.systems.heartbeat(id, patch, hb.site);
     if (!lastSeen) throw notFound(`no system with id ${id}`);
     res.json({ system_id: id, last_seen: lastSeen.toISOString(), status: 'online' });
   });

@@ -3,6 +3,7 @@ import type { Gauge } from 'prom-client';
 import { QUEUE_NAMES } from '@zfs-sync/contracts';
 import { registerQueueDepth } from '@zfs-sync/queue';
 import { CONFLICT_TYPES, LINK_VERDICTS, counter, gauge, withTimeout } from '@zfs-sync/runtime';
+import { registerProtectionMetrics } from '../../metrics/protection.metrics.js';
 import type { ProcessorDefinition } from '../../processor.js';
 
 const CONNECTIVITY = ['online', 'offline', 'unknown'] as const;
@@ -40,7 +41,7 @@ export async function readFleet(pool: pg.Pool, opts: { perLink: boolean }): Prom
 /**
  * The one exporter of state that lives in Redis and PostgreSQL: queue depth by state and the fleet
  * gauges (systems by connectivity, links by verdict, open conflicts by type, lag and oldest open
- * conflict per group). It runs no BullMQ worker; its gauges read their sources when Prometheus
+ * conflict per group, datasets under a protection policy by state). It runs no BullMQ worker; its gauges read their sources when Prometheus
  * scrapes this process. Run it in exactly one process (its own Deployment with one replica, or
  * the single-process mode): every other worker replica leaves it out, so scaling the workers
  * does not multiply the polling. Label values are bounded: fixed lists, and one value per sync
@@ -111,6 +112,7 @@ export const fleetMetricsProcessor: ProcessorDefinition = {
         for (const grp of s.groups) g.set({ sync_group: grp.name }, grp.oldest_conflict_age ?? 0);
       }),
     );
+    registerProtectionMetrics(deps.registry, deps.pool, () => errors.inc({ source: 'postgres' }));
     if (deps.config.linkMetrics) {
       gauge(
         deps.registry,
