@@ -1,6 +1,6 @@
 # Targets mirror the npm scripts; `make start` and `make test` also make sure PostgreSQL and
 # Redis are running (infra/scripts/services.sh) and dependencies are installed.
-.PHONY: start test services install build browsers typecheck migrate api workers bench-ingest bench-plan ci compose-config clean
+.PHONY: start test services tools install build browsers typecheck migrate api workers bench-ingest bench-plan ci compose-config clean
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
@@ -21,10 +21,13 @@ browsers:
 services:
 	bash infra/scripts/services.sh
 
+tools:
+	bash infra/scripts/tools.sh
+
 start: services install build
 	npm start
 
-test: services install build browsers
+test: services tools install build browsers
 	npm test
 
 typecheck: install

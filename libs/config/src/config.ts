@@ -28,6 +28,9 @@ export interface Config {
   workerConcurrency: number;
   jobLockMs: number;
   instructionLeaseSeconds: number;
+  metricsToken: string | null;
+  linkMetrics: boolean;
+  bullBoardReadOnly: boolean;
   instructionOfferSeconds: number;
   failureBackoffSeconds: number;
   failureBackoffMaxSeconds: number;

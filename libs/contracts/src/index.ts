@@ -4,3 +4,4 @@ export * from './schemas/common.schema.js';
 export * from './schemas/system.schema.js';
 export * from './schemas/inventory.schema.js';
 export * from './schemas/sync.schema.js';
+export * from './api/index.js';

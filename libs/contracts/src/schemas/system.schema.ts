@@ -1,3 +1,4 @@
+import type { FromSchema } from 'json-schema-to-ts';
 import { hostNameString, metadataObject, siteString } from './common.schema.js';
 
 export const CONNECTIVITY_STATUSES = ['unknown', 'online', 'offline'] as const;
@@ -14,19 +15,6 @@ const systemFields = {
   site: { anyOf: [siteString, { type: 'null' }] },
 } as const;
 
-export interface RegisterSystemBody {
-  hostname: string;
-  platform: string;
-  connectivity_status?: ConnectivityStatus;
-  ssh_hostname?: string | null;
-  ssh_user?: string | null;
-  ssh_port?: number;
-  extra_metadata?: Record<string, unknown>;
-  /** Where the host stands (room, building, city): copies in different sites count toward a group's min_sites. */
-  site?: string | null;
-}
-export type UpdateSystemBody = Partial<RegisterSystemBody>;
-
 export const registerSystemSchema = {
   $id: 'RegisterSystem',
   type: 'object',
@@ -34,6 +22,8 @@ export const registerSystemSchema = {
   required: ['hostname', 'platform'],
   properties: systemFields,
 } as const;
+/** Handler types come from the schema the validator uses: one definition, no second copy. */
+export type RegisterSystemBody = FromSchema<typeof registerSystemSchema>;
 
 export const updateSystemSchema = {
   $id: 'UpdateSystem',
@@ -42,13 +32,8 @@ export const updateSystemSchema = {
   minProperties: 1,
   properties: systemFields,
 } as const;
+export type UpdateSystemBody = FromSchema<typeof updateSystemSchema>;
 
-export interface HeartbeatBody {
-  agent_version?: string;
-  metadata?: Record<string, unknown>;
-  /** The host's site from the agent's configuration (null clears it); absent leaves it as it is. */
-  site?: string | null;
-}
 export const heartbeatSchema = {
   $id: 'Heartbeat',
   type: 'object',
@@ -59,13 +44,12 @@ export const heartbeatSchema = {
     site: { anyOf: [siteString, { type: 'null' }] },
   },
 } as const;
+export type HeartbeatBody = FromSchema<typeof heartbeatSchema>;
 
-export interface RotateKeyBody {
-  old_key_valid_seconds?: number;
-}
 export const rotateKeySchema = {
   $id: 'RotateKey',
   type: 'object',
   additionalProperties: false,
   properties: { old_key_valid_seconds: { type: 'integer', minimum: 0, maximum: 2_592_000 } },
 } as const;
+export type RotateKeyBody = FromSchema<typeof rotateKeySchema>;

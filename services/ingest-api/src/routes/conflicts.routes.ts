@@ -1,10 +1,11 @@
 import { Router, type Request } from 'express';
-import { resolveConflictSchema, type ResolveConflictBody } from '@zfs-sync/contracts';
 import { listConflictsPage, previewRemedy, type ConflictRecord, type ResolutionRecord } from '@zfs-sync/db';
 import { isDestructiveStrategy, remedyStrategiesFor, type RemedyStrategy } from '@zfs-sync/domain';
 import { requireAdmin } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
-import { jsonBody, validBody } from '../http/body.js';
+import { CONFLICTS_API } from '@zfs-sync/contracts';
+import { bodyParser, route } from '../http/route.js';
+import { jsonBody } from '../http/body.js';
 import { queryParams, setTotal } from '../http/query.js';
 import { HttpProblem, badRequest, conflict as conflictProblem, notFound } from '../http/problem.js';
 import { optionalUuidQuery, uuidParam } from './sync.routes.js';
@@ -58,7 +59,7 @@ const STATUSES = ['open', 'resolved', 'ignored'];
  */
 export function conflictRoutes(deps: ApiDeps): Router {
   const r = Router();
-  const parseResolve = validBody<ResolveConflictBody>(resolveConflictSchema);
+  const parseResolve = bodyParser(CONFLICTS_API.resolve);
 
   const statusQuery = (req: Request): string | null => {
     const s = req.query.status;
@@ -73,7 +74,7 @@ export function conflictRoutes(deps: ApiDeps): Router {
     return row;
   }
 
-  r.get('/conflicts', async (req, res) => {
+  route(r, CONFLICTS_API.list, async (req, res) => {
     requireAdmin(res);
     if (Object.keys(req.query).some((k) => k === 'limit' || k === 'offset')) {
       // Paged (additive): with the group and host names, the total in X-Total-Count.
@@ -85,12 +86,12 @@ export function conflictRoutes(deps: ApiDeps): Router {
     res.json((await deps.conflicts.list({ groupId: optionalUuidQuery(req, 'sync_group_id'), status: statusQuery(req) })).map((c) => conflictToJson(c)));
   });
 
-  r.get('/conflicts/sync-group/:id', async (req, res) => {
+  route(r, CONFLICTS_API.forGroup, async (req, res) => {
     requireAdmin(res);
     res.json((await deps.conflicts.list({ groupId: uuidParam(req, 'id'), status: statusQuery(req) })).map((c) => conflictToJson(c)));
   });
 
-  r.get('/conflicts/summary/:id', async (req, res) => {
+  route(r, CONFLICTS_API.summary, async (req, res) => {
     requireAdmin(res);
     const groupId = uuidParam(req, 'id');
     const rows = await deps.conflicts.countsOfGroup(groupId);
@@ -108,13 +109,13 @@ export function conflictRoutes(deps: ApiDeps): Router {
     });
   });
 
-  r.get('/conflicts/:id', async (req, res) => {
+  route(r, CONFLICTS_API.get, async (req, res) => {
     requireAdmin(res);
     const c = await getOr404(uuidParam(req, 'id'));
     res.json(conflictToJson(c, await deps.conflicts.resolutionsOf(c.id)));
   });
 
-  r.post('/conflicts/:id/resolve', ...jsonBody(deps.config.jsonBodyLimitBytes), async (req, res) => {
+  route(r, CONFLICTS_API.resolve, ...jsonBody(deps.config.jsonBodyLimitBytes), async (req, res) => {
     requireAdmin(res);
     const id = uuidParam(req, 'id');
     const body = parseResolve(req);

@@ -1,10 +1,11 @@
 import { Router } from 'express';
-import { QUEUE_NAMES } from '@zfs-sync/contracts';
+import { QUEUE_NAMES, VIEWS_API } from '@zfs-sync/contracts';
 import { fleetOverview, fleetStatistics, listProtection, systemDatasets } from '@zfs-sync/db';
 import { principalOf, requireReader, requireSystem } from '../auth/authenticate.js';
 import { systemIdParam } from './systems.routes.js';
 import type { ApiDeps } from '../deps.js';
 import { queryParams } from '../http/query.js';
+import { route } from '../http/route.js';
 import { notFound, unauthorized } from '../http/problem.js';
 
 const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed'] as const;
@@ -17,13 +18,13 @@ export function fleetRoutes(deps: ApiDeps): Router {
   const r = Router();
 
   // What the presented credential may do, so a client can offer only what will work.
-  r.get('/whoami', (_req, res) => {
+  route(r, VIEWS_API.whoami, (_req, res) => {
     const p = principalOf(res);
     if (p.kind === 'anonymous') throw unauthorized();
     res.json({ kind: p.kind, ...(p.kind === 'host' ? { system_id: p.systemId } : {}), can_write: p.kind === 'admin' });
   });
 
-  r.get('/overview', async (req, res) => {
+  route(r, VIEWS_API.overview, async (req, res) => {
     requireReader(res);
     queryParams(req, []);
     const overview = await fleetOverview(deps.pool, deps.config.heartbeatTimeoutSeconds);
@@ -41,13 +42,13 @@ export function fleetRoutes(deps: ApiDeps): Router {
     res.json({ ...overview, queues: { backlog, by_queue: queues }, generated_at: new Date().toISOString() });
   });
 
-  r.get('/statistics/fleet', async (req, res) => {
+  route(r, VIEWS_API.fleetStatistics, async (req, res) => {
     requireReader(res);
     const q = queryParams(req, ['days', 'top_pools']);
     res.json(await fleetStatistics(deps.pool, q.int('days', 1, 365, 30), q.int('top_pools', 1, 100, 10)));
   });
 
-  r.get('/protection', async (req, res) => {
+  route(r, VIEWS_API.protection, async (req, res) => {
     requireReader(res);
     const q = queryParams(req, ['sync_group_id', 'only_violations', 'limit', 'offset']);
     const { limit, offset } = q.page(50, 500);
@@ -55,7 +56,7 @@ export function fleetRoutes(deps: ApiDeps): Router {
     res.json({ total: page.total, limit, offset, items: page.rows });
   });
 
-  r.get('/systems/:id/datasets', async (req, res) => {
+  route(r, VIEWS_API.systemDatasets, async (req, res) => {
     const id = systemIdParam(req);
     requireSystem(res, id);
     const { limit, offset } = queryParams(req, ['limit', 'offset']).page(100, 1000);

@@ -4,6 +4,8 @@ import { checkDatasetPath } from '@zfs-sync/domain';
 import { requireReader } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
 import { queryParams } from '../http/query.js';
+import { route } from '../http/route.js';
+import { VIEWS_API } from '@zfs-sync/contracts';
 import { badRequest, notFound } from '../http/problem.js';
 import { linkToJson, uuidParam } from './sync.routes.js';
 
@@ -31,7 +33,7 @@ function cellFor(memberId: string, isHub: boolean, incoming: LinkRow[], present:
 export function linkViewRoutes(deps: ApiDeps): Router {
   const r = Router();
 
-  r.get('/sync/groups/:id/matrix', async (req, res) => {
+  route(r, VIEWS_API.groupMatrix, async (req, res) => {
     requireReader(res);
     const id = uuidParam(req, 'id');
     const q = queryParams(req, ['q', 'only_problems', 'limit', 'offset']);
@@ -59,7 +61,7 @@ export function linkViewRoutes(deps: ApiDeps): Router {
     });
   });
 
-  r.get('/sync/groups/:id/links/detail', async (req, res) => {
+  route(r, VIEWS_API.linkDetail, async (req, res) => {
     requireReader(res);
     const groupId = uuidParam(req, 'id');
     const q = queryParams(req, ['dataset', 'source_system_id', 'target_system_id', 'days']);
