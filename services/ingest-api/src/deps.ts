@@ -5,6 +5,7 @@ import type { Config } from '@zfs-sync/config';
 import type { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SyncStatesRepository, SystemsRepository } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
 import type { Producer } from '@zfs-sync/queue';
+import type { ApiMetrics } from './ops/metrics.js';
 
 /** Everything the API's routes use; built once in main.ts (or by a test) and passed in. */
 export interface ApiDeps {
@@ -22,4 +23,6 @@ export interface ApiDeps {
   conflicts: ConflictsRepository;
   syncStates: SyncStatesRepository;
   adminTokenHash: string;
+  /** This process's metrics (served at /metrics). */
+  metrics: ApiMetrics;
 }

@@ -2,6 +2,7 @@ import { Migration20261126000001Foundation } from './Migration20261126000001_fou
 import { Migration20261126000002Inventory } from './Migration20261126000002_inventory.js';
 import { Migration20261126000003Sync } from './Migration20261126000003_sync.js';
 import { Migration20261201000001PlanLifecycle } from './Migration20261201000001_plan_lifecycle.js';
+import { Migration20261207000001Dashboard } from './Migration20261207000001_dashboard.js';
 
 /**
  * Every migration, in order. Listed explicitly so they run the same from TypeScript sources
@@ -12,4 +13,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261126000002_inventory', class: Migration20261126000002Inventory },
   { name: 'Migration20261126000003_sync', class: Migration20261126000003Sync },
   { name: 'Migration20261201000001_plan_lifecycle', class: Migration20261201000001PlanLifecycle },
+  { name: 'Migration20261207000001_dashboard', class: Migration20261207000001Dashboard },
 ];

@@ -80,3 +80,15 @@ export {
   type InstructionAction,
   type InstructionStatus,
 } from './feedback.js';
+export {
+  assessProtection,
+  checkProtectionPolicy,
+  holdsPoint,
+  placesHolding,
+  type ProtectionPlace,
+  PROTECTION_DAY_SECONDS,
+  type ProtectionAssessment,
+  type ProtectionPoint,
+  type ProtectionPolicy,
+  type AssessProtectionInput,
+} from './protection.js';

@@ -1,21 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Router, type Request, type Response } from 'express';
-import {
-  inventoryReportSchema,
-  originalSnapshotBatchSchema,
-  originalSnapshotSchema,
-  type InventoryReportBody,
-  type OriginalSnapshotItem,
-  type ReconcileDataset,
-  type ReconcilePayload,
-} from '@zfs-sync/contracts';
+import type { OriginalSnapshotItem, ReconcileDataset, ReconcilePayload } from '@zfs-sync/contracts';
 import { TsvLineError, ZfsListTsvParser, normalizeSnapshotLocation } from '@zfs-sync/domain';
 import { ReportsRepository } from '@zfs-sync/db';
 import { QueueUnavailableError } from '@zfs-sync/queue';
 import { principalOf, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
-import { bodySha256, jsonBody, validBody } from '../http/body.js';
+import { INVENTORY_API } from '@zfs-sync/contracts';
+import { bodyParser, route } from '../http/route.js';
+import { bodySha256, jsonBody } from '../http/body.js';
 import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized, unavailable, validationProblem } from '../http/problem.js';
 import { ReportFieldError, fromZfsList, normalizeInventory, normalizeOriginalSnapshots } from '../inventory/normalize-report.js';
 import { ReportRegistry, type ReportMeta } from '../inventory/report-registry.js';
@@ -104,9 +98,9 @@ export function inventoryRoutes(deps: ApiDeps): Router {
   const reports = new ReportsRepository(deps.pool);
   const bigJson = jsonBody(deps.config.inventoryBodyLimitBytes, [TSV]);
   const smallJson = jsonBody(deps.config.jsonBodyLimitBytes);
-  const parseInventory = validBody<InventoryReportBody>(inventoryReportSchema);
-  const parseOne = validBody<OriginalSnapshotItem>(originalSnapshotSchema);
-  const parseBatch = validBody<OriginalSnapshotItem[]>(originalSnapshotBatchSchema);
+  const parseInventory = bodyParser(INVENTORY_API.report);
+  const parseOne = bodyParser(INVENTORY_API.snapshot);
+  const parseBatch = bodyParser(INVENTORY_API.batch);
 
   /** Claim, enqueue, answer. Shared by every way a report arrives. */
   async function accept(res: Response, job: ReconcilePayload, counts: { datasets: number; snapshots: number; bookmarks: number }, status = 202) {
@@ -131,6 +125,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
       if (err instanceof QueueUnavailableError) throw unavailable(`the queue is unreachable; nothing was accepted, retry later`);
       throw err;
     }
+    if (claim.outcome === 'new') deps.metrics.reportsAccepted.inc({ mode: job.mode });
     res.status(status).json({
       report_id: job.report_id,
       system_id: job.system_id,
@@ -143,7 +138,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     });
   }
 
-  r.post('/systems/:id/inventory', ...bigJson, async (req, res) => {
+  route(r, INVENTORY_API.report, ...bigJson, async (req, res) => {
     const systemId = systemIdParam(req);
     requireSystem(res, systemId);
     const receivedAt = new Date().toISOString();
@@ -207,6 +202,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
         // Known at once to GET /reports/{id} (the Location of the answer), before a worker applies it.
         await orUnavailable(registry.claimChunk(job.system_id, reportId, 0, bodyHash, { mode: 'batch', received_at: receivedAt, chunk_count: 1, generation: null }));
         await deps.producer.enqueue('reconcile', job);
+        deps.metrics.reportsAccepted.inc({ mode: job.mode });
       }
     } catch (err) {
       if (err instanceof QueueUnavailableError) throw unavailable('the queue is unreachable; nothing was accepted, retry later');
@@ -223,20 +219,20 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     }
   }
 
-  r.post('/snapshots', ...smallJson, async (req, res) => {
+  route(r, INVENTORY_API.snapshot, ...smallJson, async (req, res) => {
     const item = parseOne(req);
     await acceptOriginal(req, res, [item], () => '', true);
   });
 
-  r.post('/snapshots/batch', ...bigJson, async (req, res) => {
+  route(r, INVENTORY_API.batch, ...bigJson, async (req, res) => {
     if (req.is(TSV)) throw new HttpProblem(415, 'unsupported-media-type', 'the batch endpoint takes a JSON array; send zfs list output to /systems/{id}/inventory');
     const items = parseBatch(req);
     await acceptOriginal(req, res, items, (i) => `/${i}`, false);
   });
 
-  r.get('/reports/:report_id', async (req, res) => {
+  route(r, INVENTORY_API.status, async (req, res) => {
     const reportId = req.params.report_id;
-    if (!/^[A-Za-z0-9._-]{1,160}$/.test(reportId)) throw badRequest('report_id is not a valid report id', { field: 'report_id' });
+    if (typeof reportId !== 'string' || !/^[A-Za-z0-9._-]{1,160}$/.test(reportId)) throw badRequest('report_id is not a valid report id', { field: 'report_id' });
     const who = principalOf(res);
     if (who.kind === 'anonymous') throw unauthorized();
     let systemId: string | undefined;

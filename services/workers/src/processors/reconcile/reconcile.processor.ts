@@ -32,11 +32,18 @@ export const reconcileProcessor: ProcessorDefinition = {
           outcome = await applyReport(deps.pool, payload);
         } catch (err) {
           const final = err instanceof ReportRejectedError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-          if (final) await markReportFailed(deps.pool, payload, (err as Error).message).catch(() => {});
+          if (final) {
+            await markReportFailed(deps.pool, payload, (err as Error).message).catch(() => {});
+            deps.metrics.reportsFailed.inc({ mode: payload.mode });
+          }
           if (err instanceof ReportRejectedError) throw new UnrecoverableError(err.message);
           throw err;
         }
         if (outcome.status === 'applied') {
+          if (!outcome.replayed) {
+            deps.metrics.reportsApplied.inc({ mode: payload.mode });
+            for (const change of ['added', 'removed', 'changed', 'unchanged'] as const) deps.metrics.rowsApplied.inc({ change }, outcome.counts[change]);
+          }
           await deps.producer.enqueueBulk('recomputeLinks', outcome.recompute);
           if (payload.generation !== null) {
             await deps.redis.set(appliedGenerationKey(deps.config.queuePrefix, payload.system_id), String(payload.generation)).catch(() => {});
