@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv } from 'ajv';
@@ -30,13 +31,21 @@ export interface Config {
   inflightBodyLimitBytes: number;
   jobLockMs: number;
   instructionLeaseSeconds: number;
+  metricsToken: string | null;
+  linkMetrics: boolean;
+  bullBoardReadOnly: boolean;
   instructionOfferSeconds: number;
   failureBackoffSeconds: number;
   failureBackoffMaxSeconds: number;
   legacyStaleAfterSeconds: number;
+  /** The built dashboard's directory (ends with a slash). */
+  dashboardDir: string;
   /** Where the values came from, for the start-up log line (never the values of secrets). */
   sourceFile: string | null;
 }
+
+/** Where `npm run build` puts the dashboard in this installation. */
+export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../../services/dashboard/dist/', import.meta.url));
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -149,6 +158,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
 
   const config = Object.fromEntries(Object.entries(values).map(([k, v]) => [camel(k), v])) as unknown as Config;
   config.sourceFile = sourceFile;
+  // The dashboard ships inside the installation; only a relocated build needs the key.
+  config.dashboardDir = config.dashboardDir ? `${resolve(config.dashboardDir)}/` : DEFAULT_DASHBOARD_DIR;
   return Object.freeze(config);
 }
 

@@ -5,3 +5,5 @@ export * from './schemas/system.schema.js';
 export * from './schemas/inventory.schema.js';
 export * from './schemas/sync.schema.js';
 export * from './content-hash.js';
+export * from './schemas/instruction.schema.js';
+export * from './api/index.js';

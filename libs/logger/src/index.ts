@@ -1,4 +1,6 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { readFileSync } from 'node:fs';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { Config } from '@zfs-sync/config';
 
 export type { Logger } from 'pino';
@@ -27,17 +29,31 @@ export const REDACT_PATHS = [
   '*.password',
 ];
 
-export const SERVICE_VERSION = process.env.npm_package_version ?? '0.1.0';
+/**
+ * The running version: the repository's package.json, read from the file (the image copies it), so
+ * it is right however the process was started (npm sets npm_package_version; `node` in the image
+ * does not).
+ */
+export const SERVICE_VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-export function createLogger(service: string, config: Pick<Config, 'logLevel' | 'logFormat'>, extra: LoggerOptions = {}): Logger {
+/**
+ * What every log line written while handling one request carries (its request id), without
+ * passing a child logger through every call: the API runs each request inside `logContext.run()`,
+ * and every logger made by createLogger adds the store to its lines.
+ */
+export const logContext = new AsyncLocalStorage<{ req_id: string }>();
+
+export function createLogger(service: string, config: Pick<Config, 'logLevel' | 'logFormat'>, extra: LoggerOptions = {}, destination?: DestinationStream): Logger {
   const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stdout.isTTY === true);
-  return pino({
+  const options: LoggerOptions = {
     name: service,
     level: config.logLevel,
     base: { service, version: SERVICE_VERSION },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
+    mixin: () => logContext.getStore() ?? {},
+    ...(pretty && !destination ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
     ...extra,
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

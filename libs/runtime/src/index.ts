@@ -1,2 +1,4 @@
 export * from './shutdown.js';
 export * from './ops-server.js';
+export * from './metrics.js';
+export * from './metrics-catalog.js';

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Registry } from 'prom-client';
 
 export type DependencyChecks = Record<string, () => Promise<void>>;
 
@@ -26,13 +26,6 @@ export async function runChecks(checks: DependencyChecks, timeoutMs = 2000): Pro
   );
   const results = Object.fromEntries(entries);
   return { ok: entries.every(([, r]) => r === 'ok'), results };
-}
-
-export function createMetricsRegistry(service: string): Registry {
-  const registry = new Registry();
-  registry.setDefaultLabels({ service });
-  collectDefaultMetrics({ register: registry });
-  return registry;
 }
 
 /**

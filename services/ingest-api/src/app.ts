@@ -1,10 +1,19 @@
 import express, { type Express } from 'express';
-import { pinoHttp } from 'pino-http';
+import { API_PREFIX, META_API } from '@zfs-sync/contracts';
 import { authenticate } from './auth/authenticate.js';
 import { hashKey } from './auth/credentials.js';
 import type { ApiDeps } from './deps.js';
+import { dashboardRoutes } from './http/dashboard.js';
 import { HttpProblem, errorHandler } from './http/problem.js';
+import { route } from './http/route.js';
+import { DOCS_PATH, docsRouter, openApiDocument } from './ops/api-docs.js';
+import { BULL_BOARD_PATH, bullBoardRouter, requireAdminBasic } from './ops/bull-board.js';
+import { httpMetrics, metricsEndpoint } from './ops/metrics.js';
+import { requestContext } from './ops/request-context.js';
+import { checkResponses, type ResponseViolation } from './ops/response-check.js';
 import { conflictRoutes } from './routes/conflicts.routes.js';
+import { fleetRoutes } from './routes/fleet.routes.js';
+import { linkViewRoutes } from './routes/link-views.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { inventoryRoutes } from './routes/inventory.routes.js';
 import { snapshotReadRoutes } from './routes/snapshot-read.routes.js';
@@ -12,30 +21,33 @@ import { syncRoutes } from './routes/sync.routes.js';
 import { syncStateRoutes } from './routes/sync-state.routes.js';
 import { systemsRoutes } from './routes/systems.routes.js';
 
-export const API_PREFIX = '/api/v1';
+export { API_PREFIX };
 
-export function createApp(deps: ApiDeps): Express {
+export interface AppOptions {
+  /** Tests: check every JSON answer against the schema the route catalog documents for it. */
+  onResponseViolation?: (violation: ResponseViolation) => void;
+}
+
+export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'extended');
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      // The request id the client sent, else a fresh one; echoed back for support.
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : crypto.randomUUID();
-        res.setHeader('x-request-id', id);
-        return id;
-      },
-      autoLogging: { ignore: (req) => (req.url ?? '').startsWith(`${API_PREFIX}/health`) },
-      serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url }) },
-    }),
-  );
+  app.use(...requestContext(deps.logger, { quietPrefix: `${API_PREFIX}/health` }));
+  app.use(httpMetrics(deps.metrics));
+  if (options.onResponseViolation) app.use(checkResponses(options.onResponseViolation));
+
+  // Operations: Prometheus, the API documentation, the queue board (admin only).
+  app.get('/metrics', metricsEndpoint(deps.metrics.registry, deps.config.metricsToken));
+  app.use(DOCS_PATH, docsRouter());
+  app.use(BULL_BOARD_PATH, requireAdminBasic(deps.adminTokenHash), bullBoardRouter(deps.producer, { readOnly: deps.config.bullBoardReadOnly }));
 
   const api = express.Router();
   api.use(healthRoutes(deps));
+  const document = openApiDocument();
+  route(api, META_API.openapi, (_req, res) => {
+    res.json(document);
+  });
   api.use(
     authenticate({
       adminTokenHash: deps.adminTokenHash,
@@ -49,7 +61,10 @@ export function createApp(deps: ApiDeps): Express {
   api.use(syncRoutes(deps));
   api.use(syncStateRoutes(deps));
   api.use(conflictRoutes(deps));
+  api.use(fleetRoutes(deps));
+  api.use(linkViewRoutes(deps));
   app.use(API_PREFIX, api);
+  app.use(dashboardRoutes(deps.config.dashboardDir));
 
   app.use((req, _res, next) => next(new HttpProblem(404, 'not-found', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.logger));

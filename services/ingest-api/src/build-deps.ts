@@ -2,10 +2,12 @@ import { Redis } from 'ioredis';
 import type { Config } from '@zfs-sync/config';
 import { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SyncStatesRepository, SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
+import { createMetricsRegistry } from '@zfs-sync/runtime';
 import { Producer, producerConnection, whenConnected } from '@zfs-sync/queue';
 import { resolveAdminTokenHash } from './auth/admin-token.js';
 import { KeyCache } from './auth/key-cache.js';
 import type { ApiDeps } from './deps.js';
+import { createApiMetrics } from './ops/metrics.js';
 
 /** Connect everything the API needs. Also used by tests, so they run the real wiring. */
 export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Promise<ApiDeps & { close: () => Promise<void>; generatedAdminToken: string | null }> {
@@ -36,6 +38,7 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
     syncStates: new SyncStatesRepository(pool),
     adminTokenHash: admin.hash,
     keyCache,
+    metrics: createApiMetrics(createMetricsRegistry('ingest-api')),
     generatedAdminToken: admin.generated,
     close: async () => {
       await keyCache.close();

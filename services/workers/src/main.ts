@@ -1,8 +1,6 @@
 import { loadConfigOrExit } from '@zfs-sync/config';
-import { QUEUE_NAMES } from '@zfs-sync/contracts';
-import { registerQueueMetrics } from '@zfs-sync/queue';
 import { createLogger } from '@zfs-sync/logger';
-import { createMetricsRegistry, handleShutdown, startOpsServer } from '@zfs-sync/runtime';
+import { handleShutdown, startOpsServer } from '@zfs-sync/runtime';
 import { startWorkers } from './start-workers.js';
 
 const config = loadConfigOrExit();
@@ -14,10 +12,7 @@ try {
   logger.fatal({ err: (err as Error).message }, 'workers could not start');
   process.exit(1);
 }
-const registry = createMetricsRegistry('workers');
-const queueMetrics = registerQueueMetrics(registry, running.deps.producer, QUEUE_NAMES);
-for (const worker of running.workers) queueMetrics.observe(worker);
-const ops = await startOpsServer({ port: config.opsPort, registry, checks: running.checks });
+const ops = await startOpsServer({ port: config.opsPort, registry: running.registry, checks: running.checks });
 logger.info({ port: ops.port }, 'ops server on /metrics, /healthz, /readyz');
 
 handleShutdown(logger, config.shutdownTimeoutMs, [

@@ -5,6 +5,8 @@ import type { Logger } from '@zfs-sync/logger';
 import type { Producer } from '@zfs-sync/queue';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { WorkerMetrics } from './metrics.js';
 
 /** What every processor gets: shared connections, built once per worker process. */
 export interface WorkerDeps {
@@ -15,6 +17,9 @@ export interface WorkerDeps {
   producer: Producer;
   /** Plain Redis client (offline queue off) for small shared state such as the applied-generation cache. */
   redis: Redis;
+  /** This process's metrics registry (its ops server serves it) and the processors' counters. */
+  registry: Registry;
+  metrics: WorkerMetrics;
 }
 
 /**

@@ -3,8 +3,10 @@ import { Redis } from 'ioredis';
 import type { Config } from '@zfs-sync/config';
 import { SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
-import { Producer, producerConnection, whenConnected } from '@zfs-sync/queue';
-import { withTimeout } from '@zfs-sync/runtime';
+import { Producer, createJobMetrics, producerConnection, whenConnected } from '@zfs-sync/queue';
+import { createMetricsRegistry, withTimeout } from '@zfs-sync/runtime';
+import type { Registry } from 'prom-client';
+import { createWorkerMetrics } from './metrics.js';
 import type { ProcessorDefinition, WorkerDeps } from './processor.js';
 import { selectProcessors } from './registry.js';
 
@@ -14,6 +16,8 @@ export interface RunningWorkers {
   /** Stop taking jobs, let active ones finish (bounded), release connections. */
   stop: (timeoutMs?: number) => Promise<void>;
   checks: Record<string, () => Promise<void>>;
+  /** Served at /metrics by the process's ops server. */
+  registry: Registry;
 }
 
 /**
@@ -29,7 +33,8 @@ export async function startWorkers(config: Readonly<Config>, logger: Logger): Pr
   const redis = new Redis({ ...producerConnection(config.redisUrl) });
   redis.on('error', () => {});
   await whenConnected(redis);
-  const deps: WorkerDeps = { config, logger, pool, systems: new SystemsRepository(orm.em, pool), producer, redis };
+  const registry = createMetricsRegistry('workers');
+  const deps: WorkerDeps = { config, logger, pool, systems: new SystemsRepository(orm.em, pool), producer, redis, registry, metrics: createWorkerMetrics(registry) };
 
   const started: Array<Awaited<ReturnType<ProcessorDefinition["start"]>>> = [];
   for (const p of processors) {
@@ -37,12 +42,15 @@ export async function startWorkers(config: Readonly<Config>, logger: Logger): Pr
     started.push(s);
   }
   const workers = started.flatMap((s) => s.workers);
+  const jobMetrics = createJobMetrics(registry);
+  for (const w of workers) jobMetrics.observe(w);
   for (const w of workers) void w.run().catch((err) => logger.error({ err }, 'worker stopped with an error'));
   logger.info({ processors: processors.map((p) => p.name) }, 'workers started');
 
   return {
     deps,
     workers,
+    registry,
     checks: {
       postgres: async () => {
         await pool.query('select 1');

@@ -1,3 +1,4 @@
+import type { FromSchema } from 'json-schema-to-ts';
 /**
  * Snapshot inventory: what hosts send (API bodies) and what the API hands the reconcile worker
  * (job payload). uint64 values (guid, createtxg, used, referenced) are decimal strings; a JSON
@@ -87,20 +88,7 @@ export const inventoryReportSchema = {
   },
 } as const;
 
-type Uint64In = string | number;
-export interface InventoryReportBody {
-  report_id: string;
-  generation: number;
-  complete: boolean;
-  chunk?: { index: number; count: number };
-  datasets: Array<{
-    pool: string;
-    dataset: string;
-    receive_resume_token?: string | null;
-    snapshots?: Array<{ name: string; guid: Uint64In; createtxg: Uint64In; creation: number | string; used?: Uint64In; referenced?: Uint64In; userrefs?: number }>;
-    bookmarks?: Array<{ name: string; guid: Uint64In; createtxg: Uint64In; creation: number | string }>;
-  }>;
-}
+export type InventoryReportBody = FromSchema<typeof inventoryReportSchema>;
 
 /** The original zfs_sync single-snapshot form (POST /snapshots, and each item of /snapshots/batch). */
 const originalSnapshotItem = {
@@ -125,19 +113,8 @@ const originalSnapshotItem = {
 export const originalSnapshotSchema = { $id: 'OriginalSnapshot', ...originalSnapshotItem } as const;
 export const originalSnapshotBatchSchema = { $id: 'OriginalSnapshotBatch', type: 'array', minItems: 1, maxItems: MAX_BATCH_ITEMS, items: originalSnapshotItem } as const;
 
-export interface OriginalSnapshotItem {
-  name: string;
-  pool: string;
-  dataset: string;
-  timestamp: string | number;
-  size?: Uint64In;
-  used?: Uint64In;
-  referenced?: Uint64In;
-  guid?: Uint64In;
-  createtxg?: Uint64In;
-  extra_metadata?: Record<string, unknown>;
-  system_id: string;
-}
+export type OriginalSnapshotItem = FromSchema<typeof originalSnapshotSchema>;
+export type OriginalSnapshotBatch = FromSchema<typeof originalSnapshotBatchSchema>;
 
 // ---- the reconcile job payload (internal; compact rows keep Redis memory and parse time low) ----
 
@@ -248,14 +225,6 @@ export const reconcilePayloadSchema = {
   },
 } as const;
 
-export interface RecomputeLinksPayload {
-  system_id: string;
-  dataset_id: string;
-  pool: string;
-  dataset: string;
-  /** The dataset's content version that triggered this job; older versions are skipped. */
-  version: string;
-}
 
 export const recomputeLinksPayloadSchema = {
   $id: 'RecomputeLinksPayload',
@@ -270,3 +239,5 @@ export const recomputeLinksPayloadSchema = {
     version: { type: 'string', pattern: '^[0-9]{1,19}$' },
   },
 } as const;
+/** `version`: the dataset's content version that triggered this job; older versions are skipped. */
+export type RecomputeLinksPayload = FromSchema<typeof recomputeLinksPayloadSchema>;

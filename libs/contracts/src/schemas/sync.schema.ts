@@ -1,3 +1,4 @@
+import type { FromSchema } from 'json-schema-to-ts';
 import { metadataObject, uuidString } from './common.schema.js';
 
 /** Sync groups (original fields + the policy fields), instruction feedback, conflict resolution. */
@@ -32,30 +33,24 @@ const groupFields = {
   send_options: { type: 'object', additionalProperties: false, properties: { compressed: { type: 'boolean' }, raw: { type: 'boolean' } } },
   receive_options: { type: 'object', additionalProperties: false, properties: { resumable: { type: 'boolean' }, unmounted: { type: 'boolean' } } },
   initial_replication: { enum: ['most_recent', 'all'], description: "how a new replica is seeded: 'most_recent' (the newest eligible snapshot in full) or 'all' (the oldest eligible in full, then -I to the newest)" },
+  protection: {
+    anyOf: [
+      {
+        type: 'object',
+        additionalProperties: false,
+        required: ['min_copies'],
+        properties: { min_copies: { type: 'integer', minimum: 1, maximum: 1000 }, min_sites: { type: 'integer', minimum: 0, maximum: 1000 } },
+      },
+      { type: 'null' },
+    ],
+  },
 } as const;
 
 export const createSyncGroupSchema = { $id: 'CreateSyncGroup', type: 'object', additionalProperties: false, required: ['name'], properties: groupFields } as const;
 export const updateSyncGroupSchema = { $id: 'UpdateSyncGroup', type: 'object', additionalProperties: false, minProperties: 1, properties: groupFields } as const;
 
-export interface SyncGroupBody {
-  name: string;
-  description?: string | null;
-  enabled?: boolean;
-  sync_interval_seconds?: number;
-  directional?: boolean;
-  hub_system_id?: string | null;
-  extra_metadata?: Record<string, unknown>;
-  system_ids?: string[];
-  transfer_mode?: 'push' | 'pull';
-  snapshot_pattern?: string | null;
-  min_snapshot_age_seconds?: number;
-  max_lag_seconds?: number;
-  datasets?: { include?: string[]; exclude?: string[] };
-  target_pools?: Record<string, string>;
-  send_options?: { compressed?: boolean; raw?: boolean };
-  receive_options?: { resumable?: boolean; unmounted?: boolean };
-  initial_replication?: 'most_recent' | 'all';
-}
+export type SyncGroupBody = FromSchema<typeof createSyncGroupSchema>;
+export type UpdateSyncGroupBody = FromSchema<typeof updateSyncGroupSchema>;
 
 export const addGroupMembersSchema = {
   $id: 'AddGroupMembers',
@@ -75,11 +70,7 @@ export const instructionStatusSchema = {
     error: { type: 'string', maxLength: 4000 },
   },
 } as const;
-export interface InstructionStatusBody {
-  status: 'started' | 'progress' | 'succeeded' | 'failed';
-  bytes_transferred?: string | number;
-  error?: string;
-}
+export type InstructionStatusBody = FromSchema<typeof instructionStatusSchema>;
 
 export const RESOLUTION_STRATEGIES = ['rollback_target', 'force_receive', 'full_resend', 'rename_target', 'ignore', 'manual'] as const;
 export const resolveConflictSchema = {
@@ -93,11 +84,7 @@ export const resolveConflictSchema = {
     note: { type: 'string', maxLength: 2000 },
   },
 } as const;
-export interface ResolveConflictBody {
-  strategy: (typeof RESOLUTION_STRATEGIES)[number];
-  confirm?: boolean;
-  note?: string;
-}
+export type ResolveConflictBody = FromSchema<typeof resolveConflictSchema>;
 
 export const SYNC_STATE_STATUSES = ['in_sync', 'out_of_sync', 'syncing', 'conflict', 'error'] as const;
 export const syncStateReportSchema = {
@@ -113,18 +100,8 @@ export const syncStateReportSchema = {
     error_message: { anyOf: [{ type: 'string', maxLength: 4000 }, { type: 'null' }] },
   },
 } as const;
-export interface SyncStateReportBody {
-  sync_group_id: string;
-  dataset: string;
-  system_id: string;
-  status: (typeof SYNC_STATE_STATUSES)[number];
-  error_message?: string | null;
-}
+export type SyncStateReportBody = FromSchema<typeof syncStateReportSchema>;
 
-export interface RecomputeGroupPayload {
-  group_id: string;
-  reason: string;
-}
 export const recomputeGroupPayloadSchema = {
   $id: 'RecomputeGroupPayload',
   type: 'object',
@@ -133,12 +110,6 @@ export const recomputeGroupPayloadSchema = {
   properties: { group_id: uuidString, reason: { type: 'string', maxLength: 200 } },
 } as const;
 
-/** Recompute one (group, dataset): a host reported on a plan, an operator chose a resolution, or time passed. */
-export interface RecomputeDatasetPayload {
-  group_id: string;
-  dataset: string;
-  reason: string;
-}
 export const recomputeDatasetPayloadSchema = {
   $id: 'RecomputeDatasetPayload',
   type: 'object',
@@ -146,3 +117,6 @@ export const recomputeDatasetPayloadSchema = {
   required: ['group_id', 'dataset', 'reason'],
   properties: { group_id: uuidString, dataset: { type: 'string', maxLength: 255 }, reason: { type: 'string', maxLength: 200 } },
 } as const;
+/** Recompute one (group, dataset): a host reported on a plan, an operator chose a resolution, or time passed. */
+export type RecomputeDatasetPayload = FromSchema<typeof recomputeDatasetPayloadSchema>;
+export type RecomputeGroupPayload = FromSchema<typeof recomputeGroupPayloadSchema>;

@@ -1,4 +1,5 @@
-import { hostNameString, metadataObject } from './common.schema.js';
+import type { FromSchema } from 'json-schema-to-ts';
+import { hostNameString, metadataObject, siteString } from './common.schema.js';
 
 export const CONNECTIVITY_STATUSES = ['unknown', 'online', 'offline'] as const;
 export type ConnectivityStatus = (typeof CONNECTIVITY_STATUSES)[number];
@@ -11,18 +12,8 @@ const systemFields = {
   ssh_user: { anyOf: [{ type: 'string', minLength: 1, maxLength: 32, format: 'posix-user' }, { type: 'null' }] },
   ssh_port: { type: 'integer', minimum: 1, maximum: 65535 },
   extra_metadata: metadataObject,
+  site: { anyOf: [siteString, { type: 'null' }] },
 } as const;
-
-export interface RegisterSystemBody {
-  hostname: string;
-  platform: string;
-  connectivity_status?: ConnectivityStatus;
-  ssh_hostname?: string | null;
-  ssh_user?: string | null;
-  ssh_port?: number;
-  extra_metadata?: Record<string, unknown>;
-}
-export type UpdateSystemBody = Partial<RegisterSystemBody>;
 
 export const registerSystemSchema = {
   $id: 'RegisterSystem',
@@ -31,6 +22,8 @@ export const registerSystemSchema = {
   required: ['hostname', 'platform'],
   properties: systemFields,
 } as const;
+/** Handler types come from the schema the validator uses: one definition, no second copy. */
+export type RegisterSystemBody = FromSchema<typeof registerSystemSchema>;
 
 export const updateSystemSchema = {
   $id: 'UpdateSystem',
@@ -39,11 +32,8 @@ export const updateSystemSchema = {
   minProperties: 1,
   properties: systemFields,
 } as const;
+export type UpdateSystemBody = FromSchema<typeof updateSystemSchema>;
 
-export interface HeartbeatBody {
-  agent_version?: string;
-  metadata?: Record<string, unknown>;
-}
 export const heartbeatSchema = {
   $id: 'Heartbeat',
   type: 'object',
@@ -51,15 +41,15 @@ export const heartbeatSchema = {
   properties: {
     agent_version: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._+-]+$', description: 'must be a version string such as 1.2.3' },
     metadata: metadataObject,
+    site: { anyOf: [siteString, { type: 'null' }] },
   },
 } as const;
+export type HeartbeatBody = FromSchema<typeof heartbeatSchema>;
 
-export interface RotateKeyBody {
-  old_key_valid_seconds?: number;
-}
 export const rotateKeySchema = {
   $id: 'RotateKey',
   type: 'object',
   additionalProperties: false,
   properties: { old_key_valid_seconds: { type: 'integer', minimum: 0, maximum: 2_592_000 } },
 } as const;
+export type RotateKeyBody = FromSchema<typeof rotateKeySchema>;

@@ -16,6 +16,7 @@ export const SystemEntity = defineEntity({
     sshUser: p.string().nullable().fieldName('ssh_user'),
     sshPort: p.integer().fieldName('ssh_port').default(22),
     extraMetadata: p.json<Record<string, unknown>>().fieldName('extra_metadata'),
+    site: p.string().nullable(),
     connectivityStatus: p.enum([...CONNECTIVITY_STATUSES]).fieldName('connectivity_status').default('unknown'),
     lastSeen: p.datetime().nullable().fieldName('last_seen'),
     createdAt: p.datetime().fieldName('created_at').onCreate(() => new Date()),

@@ -123,11 +123,16 @@ async function applyInTransaction(client: pg.PoolClient, job: ReconcilePayload):
       [job.system_id, job.report_id, job.chunk_index, job.chunk_count, job.body_hash, JSON.stringify(job.datasets)],
     );
     if (stored.rows[0]!.body_hash !== job.body_hash) throw new ReportRejectedError(`chunk ${job.chunk_index} of report ${job.report_id} was sent again with a different body`);
+    // Count first: loading every stored payload for every arriving chunk would read a report of
+    // n chunks n²/2 times (a 60-chunk, 300,000-snapshot report: 1,830 payloads instead of 60).
+    const received = (
+      await client.query<{ n: number }>('select count(*)::int as n from inventory_report_chunks where system_id = $1 and report_id = $2 and chunk_index < $3', [job.system_id, job.report_id, job.chunk_count])
+    ).rows[0]!.n;
+    if (received < job.chunk_count) return { status: 'waiting_for_chunks', received, expected: job.chunk_count };
     const { rows } = await client.query<{ chunk_index: number; payload: ReconcileDataset[] }>(
       'select chunk_index, payload from inventory_report_chunks where system_id = $1 and report_id = $2 and chunk_index < $3 order by chunk_index',
       [job.system_id, job.report_id, job.chunk_count],
     );
-    if (rows.length < job.chunk_count) return { status: 'waiting_for_chunks', received: rows.length, expected: job.chunk_count };
     datasets = mergeDatasets(rows.map((r) => r.payload));
   }
 

@@ -21,6 +21,7 @@ export interface SyncGroupRow {
   send_options: { compressed: boolean; raw: boolean };
   receive_options: { resumable: boolean; unmounted: boolean };
   initial_replication: 'most_recent' | 'all';
+  protection: { min_copies: number; min_sites: number } | null;
   system_ids: string[];
   created_at: Date;
   updated_at: Date;
@@ -51,7 +52,7 @@ export function policyOf(g: SyncGroupRow): SyncGroupPolicy {
 
 /** Merge a partial update onto the stored group, or fill a new one from the domain's defaults. */
 export function mergeGroup(base: SyncGroupRow | null, body: Partial<SyncGroupBody>): Omit<SyncGroupRow, 'id' | 'created_at' | 'updated_at'> {
-  const b = base ?? { ...SYNC_GROUP_DEFAULTS, name: '', description: null, hub_system_id: null, extra_metadata: {}, datasets: { include: [], exclude: [] }, target_pools: {}, system_ids: [] };
+  const b = base ?? { ...SYNC_GROUP_DEFAULTS, name: '', description: null, hub_system_id: null, extra_metadata: {}, datasets: { include: [], exclude: [] }, target_pools: {}, system_ids: [], protection: null };
   return {
     name: body.name ?? b.name,
     description: body.description !== undefined ? body.description : b.description,
@@ -69,6 +70,7 @@ export function mergeGroup(base: SyncGroupRow | null, body: Partial<SyncGroupBod
     send_options: { compressed: body.send_options?.compressed ?? b.send_options.compressed, raw: body.send_options?.raw ?? b.send_options.raw },
     receive_options: { resumable: body.receive_options?.resumable ?? b.receive_options.resumable, unmounted: body.receive_options?.unmounted ?? b.receive_options.unmounted },
     initial_replication: body.initial_replication ?? b.initial_replication,
+    protection: body.protection !== undefined ? (body.protection && { min_copies: body.protection.min_copies, min_sites: body.protection.min_sites ?? 1 }) : b.protection,
     // Duplicates collapse.
     system_ids: body.system_ids ? [...new Set(body.system_ids.map((s) => s.toLowerCase()))] : b.system_ids,
   };
@@ -115,12 +117,12 @@ export class SyncGroupsRepository {
   async save(id: string | null, g: ReturnType<typeof mergeGroup>): Promise<SyncGroupRow> {
     try {
       return await withTransaction(this.pool, async (client) => {
-        const values = [g.name, g.description, g.enabled, g.sync_interval_seconds, g.directional, g.hub_system_id, JSON.stringify(g.extra_metadata), g.transfer_mode, g.snapshot_pattern, g.min_snapshot_age_seconds, g.max_lag_seconds, JSON.stringify(g.datasets), JSON.stringify(g.target_pools), JSON.stringify(g.send_options), JSON.stringify(g.receive_options), g.initial_replication];
+        const values = [g.name, g.description, g.enabled, g.sync_interval_seconds, g.directional, g.hub_system_id, JSON.stringify(g.extra_metadata), g.transfer_mode, g.snapshot_pattern, g.min_snapshot_age_seconds, g.max_lag_seconds, JSON.stringify(g.datasets), JSON.stringify(g.target_pools), JSON.stringify(g.send_options), JSON.stringify(g.receive_options), g.initial_replication, g.protection && JSON.stringify(g.protection)];
         let groupId = id;
         if (groupId === null) {
           const { rows } = await client.query<{ id: string }>(
-            `insert into sync_groups (name, description, enabled, sync_interval_seconds, directional, hub_system_id, extra_metadata, transfer_mode, snapshot_pattern, min_snapshot_age_seconds, max_lag_seconds, datasets, target_pools, send_options, receive_options, initial_replication)
-             values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) returning id`,
+            `insert into sync_groups (name, description, enabled, sync_interval_seconds, directional, hub_system_id, extra_metadata, transfer_mode, snapshot_pattern, min_snapshot_age_seconds, max_lag_seconds, datasets, target_pools, send_options, receive_options, initial_replication, protection)
+             values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17) returning id`,
             values,
           );
           groupId = rows[0]!.id;
@@ -128,7 +130,7 @@ export class SyncGroupsRepository {
           await client.query(
             `update sync_groups set name=$1, description=$2, enabled=$3, sync_interval_seconds=$4, directional=$5, hub_system_id=$6, extra_metadata=$7, transfer_mode=$8,
                     snapshot_pattern=$9, min_snapshot_age_seconds=$10, max_lag_seconds=$11, datasets=$12, target_pools=$13, send_options=$14, receive_options=$15,
-                    initial_replication=$16, updated_at=now()
+                    initial_replication=$16, protection=$17, updated_at=now()
               where id = $17`,
             [...values, groupId],
           );

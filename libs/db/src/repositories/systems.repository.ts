@@ -27,6 +27,7 @@ export interface SystemJson {
   ssh_user: string | null;
   ssh_port: number;
   extra_metadata: Record<string, unknown>;
+  site: string | null;
   last_seen: string | null;
   created_at: string;
   updated_at: string;
@@ -42,6 +43,7 @@ export function systemToJson(s: System): SystemJson {
     ssh_user: s.sshUser ?? null,
     ssh_port: s.sshPort,
     extra_metadata: s.extraMetadata ?? {},
+    site: s.site ?? null,
     last_seen: s.lastSeen ? s.lastSeen.toISOString() : null,
     created_at: s.createdAt.toISOString(),
     updated_at: s.updatedAt.toISOString(),
@@ -56,6 +58,7 @@ function applyInput(target: Partial<System>, input: Partial<SystemInput>): void 
   if (input.ssh_user !== undefined) target.sshUser = input.ssh_user;
   if (input.ssh_port !== undefined) target.sshPort = input.ssh_port;
   if (input.extra_metadata !== undefined) target.extraMetadata = input.extra_metadata;
+  if (input.site !== undefined) target.site = input.site;
 }
 
 /** Systems and their keys. Plain CRUD goes through MikroORM; the per-request paths use one SQL statement. */
@@ -79,6 +82,7 @@ export class SystemsRepository {
           lastSeen: null,
           sshHostname: null,
           sshUser: null,
+          site: null,
         } as never);
         applyInput(system, input);
         tx.create(ApiKeyEntity, { system, keyHash, expiresAt: null, lastUsedAt: null } as never);
@@ -157,17 +161,19 @@ export class SystemsRepository {
   }
 
   /**
-   * Mark the system online and merge reported metadata into extra_metadata. `atMs` is the
+   * Mark the system online and merge reported metadata into extra_metadata. `site`: undefined
+   * leaves it, null clears it (the agent's configuration says where the host is). `atMs` is the
    * heartbeat's time on the Redis clock the heartbeat path uses (default: PostgreSQL's now).
    */
-  async heartbeat(systemId: string, metadataPatch: Record<string, unknown>, atMs?: number): Promise<Date | null> {
+  async heartbeat(systemId: string, metadataPatch: Record<string, unknown>, site?: string | null, atMs?: number): Promise<Date | null> {
     const { rows } = await this.pool.query<{ last_seen: Date }>(
       `update systems
-          set last_seen = greatest(last_seen, coalesce(to_timestamp($3::float8 / 1000), now())), connectivity_status = 'online', updated_at = now(),
-              extra_metadata = extra_metadata || $2::jsonb
+          set last_seen = greatest(last_seen, coalesce(to_timestamp($5::float8 / 1000), now())), connectivity_status = 'online', updated_at = now(),
+              extra_metadata = extra_metadata || $2::jsonb,
+              site = case when $3 then $4 else site end
         where id = $1
         returning last_seen`,
-      [systemId, JSON.stringify(metadataPatch), atMs ?? null],
+      [systemId, JSON.stringify(metadataPatch), site !== undefined, site ?? null, atMs ?? null],
     );
     return rows[0]?.last_seen ?? null;
   }

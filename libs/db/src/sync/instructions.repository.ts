@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { checkPlanAgainstInventories, pickMemberView } from '@zfs-sync/domain';
 import { withTransaction } from '../transaction.js';
 import { loadDatasetViews } from './dataset-views.js';
-import type { InstructionRow } from './link-engine.js';
+import { lockLinkState, type InstructionRow } from './link-engine.js';
 
 /**
  * Offerable: pending (after any backoff it inherited), an offer or run lease that ran out, or a
@@ -123,6 +123,10 @@ export class InstructionsRepository {
    */
   async recordReport(id: string, executorId: string, status: ReportedStatus, opts: { bytes?: string | null; error?: string | null; runLeaseSeconds: number }): Promise<{ instruction: InstructionRow; needsRecompute: boolean }> {
     return withTransaction(this.pool, async (client) => {
+      const located = (await client.query<{ group_id: string; dataset: string }>('select group_id, dataset from sync_instructions where id = $1', [id])).rows[0];
+      if (!located) throw new InstructionStateError('not-found');
+      // Wait for a recompute of this link that is running now, and then see what it decided.
+      await lockLinkState(client, located.group_id, located.dataset);
       const current = (await client.query<InstructionRow>('select * from sync_instructions where id = $1 for update', [id])).rows[0];
       if (!current || current.executor_system_id !== executorId) throw new InstructionStateError('not-found');
       const allowed: Record<ReportedStatus, string[]> = {

@@ -32,6 +32,7 @@ import { policyOf, type SyncGroupsRepository } from '../repositories/sync-groups
 import { withTransaction } from '../transaction.js';
 import type { ResolutionRecord } from './conflicts.repository.js';
 import { loadDatasetViews, type StoredDatasetView } from './dataset-views.js';
+import { lockGroupDataset, storeProtection } from './protection.repository.js';
 
 export const LIVE_STATUSES = ['pending', 'offered', 'started', 'succeeded', 'failed'] as const;
 
@@ -172,6 +173,14 @@ function holder(view: HostDatasetView | undefined): (s: PlanSnapshot) => boolean
   return (s) => (s.guid !== null ? guids.has(s.guid) || namesWithoutGuid.has(s.name) : names.has(s.name));
 }
 
+/**
+ * The lock under which a (group, dataset)'s link state changes: held by every recompute, and by a
+ * host's status report on one of its plans.
+ */
+export async function lockLinkState(client: pg.PoolClient, groupId: string, dataset: string): Promise<void> {
+  await client.query('select pg_advisory_xact_lock(hashtext($1))', [`links:${groupId}:${dataset}`]);
+}
+
 export interface RecomputeOptions {
   /** Backoff after failed transfers. */
   backoff: BackoffPolicy;
@@ -192,12 +201,14 @@ export async function recomputeGroupDataset(pool: pg.Pool, ctx: GroupContext, gr
   const nowS = Math.floor(now.getTime() / 1000);
   const memberIds = ctx.members.map((m) => m.systemId);
   return withTransaction(pool, async (client) => {
-    await client.query('select pg_advisory_xact_lock(hashtext($1))', [`links:${groupId}:${path}`]);
+    await lockGroupDataset(client, groupId, path);
     // Read the inventories only once the lock is held: a recompute that read them earlier could
     // otherwise commit a verdict older than the one a concurrent recompute already stored.
     const views = await loadDatasetViews(client, memberIds, path);
     const run = new DatasetRecompute(client, ctx, groupId, path, views, nowS, opts.backoff);
-    return run.execute();
+    const result = await run.execute();
+    await storeProtection(client, ctx, groupId, path, views, nowS);
+    return result;
   });
 }
 
@@ -242,9 +253,11 @@ class DatasetRecompute {
   private async loadState(): Promise<void> {
     const { groupId, path } = this;
     // One connection runs one query at a time: these go in sequence. The live instructions are
-    // locked, so a host's status report waits for this recompute and then sees its outcome.
+    // read without row locks: a host's status report takes this recompute's advisory lock
+    // instead (so it waits, then sees the outcome), and a hand-out — which skips locked rows —
+    // is never made to miss a plan just because a recompute happens to be running.
     const links = await this.q<LinkRow>('select source_system_id, target_system_id, verdict from sync_links where group_id = $1 and dataset = $2', [groupId, path]);
-    const live = await this.q<InstructionRow>(`select * from sync_instructions where group_id = $1 and dataset = $2 and status = any($3::text[]) for update`, [groupId, path, LIVE_STATUSES]);
+    const live = await this.q<InstructionRow>(`select * from sync_instructions where group_id = $1 and dataset = $2 and status = any($3::text[])`, [groupId, path, LIVE_STATUSES]);
     const conflicts = await this.q<ConflictRow>(`select id, source_system_id, target_system_id, type, status from conflicts where group_id = $1 and dataset = $2 and status <> 'resolved'`, [groupId, path]);
     this.oldLinks = new Map(links.rows.map((r) => [pairKey(r.source_system_id, r.target_system_id), r]));
     this.liveByPair = new Map(live.rows.map((r) => [pairKey(r.source_system_id, r.target_system_id), r]));

@@ -10,6 +10,9 @@ import {
   PlanError,
   sshCommandPrefix,
   wouldDestroy,
+  planCommands,
+  planSteps,
+  type PlanCommandFields,
   type RemedyStrategy,
   type TransferSpec,
 } from './commands.js';
@@ -322,4 +325,64 @@ test('initial_replication "all": the oldest eligible snapshot in full, then -I t
   t.like(plan(S([a!, b!, c!]), T([a!]), { initialReplication: 'all' })!, { kind: 'incremental', initialSnapshot: null });
   // most_recent (the default): the newest only.
   t.like(plan(S([a!, b!, c!]), absent('T'))!, { initialSnapshot: null, endingSnapshot: 'auto-2', snapshotCount: 1 });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Instruction fields → commands (what the agent rebuilds and compares)
+
+/** Only the command fields of a plan, as the agent receives them. */
+function fieldsOf(p: PlanCommandFields): PlanCommandFields {
+  const { transferMode, sourceSystemId, targetSystemId, pool, dataset, targetPool, targetDataset, startingSnapshot, startingKind, initialSnapshot, endingSnapshot, resumeToken } = p;
+  const { sourceSshHostname, sourceSshUser, sourceSshPort, targetSshHostname, targetSshUser, targetSshPort, sendOptions, receiveOptions, remedy } = p;
+  return JSON.parse(JSON.stringify({ transferMode, sourceSystemId, targetSystemId, pool, dataset, targetPool, targetDataset, startingSnapshot, startingKind, initialSnapshot, endingSnapshot, resumeToken, sourceSshHostname, sourceSshUser, sourceSshPort, targetSshHostname, targetSshUser, targetSshPort, sendOptions, receiveOptions, remedy }));
+}
+
+test('every plan is its fields run through planCommands (transfers and remedies, push and pull)', (t) => {
+  const plans: PlanCommandFields[] = [
+    plan(S([a!, b!, c!]), T([a!]))!,
+    plan(S([a!, b!, c!]), T([a!]), { transferMode: 'pull' })!,
+    plan(S([a!, b!]), absent('T'), { targetPools: { T: 'vault' } })!,
+    plan(S([a!, c!], { bookmarks: [b!] }), T([a!, b!]))!,
+    plan(S([a!, b!]), T([a!], { receiveResumeToken: '1-ab-cd' }))!,
+    plan(S([a!, b!]), T([a!]), { sendOptions: { compressed: true, raw: true }, receiveOptions: { resumable: true, unmounted: true } })!,
+    plan(S([a!, b!, c!]), absent('T'), { initialReplication: 'all' })!,
+    plan(S([a!, b!, c!]), absent('T'), { initialReplication: 'all', transferMode: 'pull' })!,
+    ...(['rollback_target', 'force_receive', 'full_resend', 'rename_target'] as const).flatMap((s) => [remedy(s), remedy(s, 'pull')]),
+    remedy('rollback_target', 'push', T([a!, b!, snap('local', 10)], { receiveResumeToken: '1-aa-bb' })),
+  ];
+  for (const p of plans) t.deepEqual(planCommands(fieldsOf(p)), (p as unknown as { commands: string[] }).commands);
+});
+
+test('planSteps gives each stage as argv: the remote command is one ssh argument', (t) => {
+  const p = plan(S([a!, b!, c!]), T([a!]))!;
+  t.deepEqual(planSteps(fieldsOf(p)), [
+    [
+      ['zfs', 'send', '-c', '-I', 'tank/data@auto-0', 'tank/data@auto-2'],
+      ['ssh', '-p', '2222', 'backup@dst.example.net', 'zfs receive -s backup/data'],
+    ],
+  ]);
+});
+
+test('fields that no plan of the witness would carry are refused, not built', (t) => {
+  const base = fieldsOf(plan(S([a!, b!, c!]), T([a!]))!);
+  const refused: Array<[string, Partial<PlanCommandFields>]> = [
+    ['hostile host', { targetSshHostname: '-oProxyCommand=id' }],
+    ['hostile user', { targetSshUser: 'a;b' }],
+    ['port out of range', { targetSshPort: 0 }],
+    ['hostile snapshot', { endingSnapshot: "x'; reboot; '" }],
+    ['dataset escape', { targetDataset: 'data/../etc' }],
+    ['kind without base', { startingSnapshot: null }],
+    ['unknown kind', { startingKind: 'clone' as 'snapshot' }],
+    ['unknown mode', { transferMode: 'teleport' as 'push' }],
+    ['no end', { endingSnapshot: null }],
+    ['hostile token', { resumeToken: '1-a; reboot' }],
+    ['force on a normal transfer', { remedy: { strategy: 'force_receive', abortResumableReceive: false, rollbackTo: 'x', destroyTargetSnapshots: false, renameSuffix: null } }],
+    ['destroy outside full_resend', { remedy: { strategy: 'rollback_target', abortResumableReceive: false, rollbackTo: 'auto-0', destroyTargetSnapshots: true, renameSuffix: null } }],
+    ['full_resend from a base', { remedy: { strategy: 'full_resend', abortResumableReceive: false, rollbackTo: null, destroyTargetSnapshots: true, renameSuffix: null } }],
+    ['rename with a hostile suffix', { startingSnapshot: null, startingKind: null, remedy: { strategy: 'rename_target', abortResumableReceive: false, rollbackTo: null, destroyTargetSnapshots: false, renameSuffix: 'x/../../y' } }],
+    ['remedy with a token', { resumeToken: '1-ab-cd', remedy: { strategy: 'rollback_target', abortResumableReceive: false, rollbackTo: 'auto-0', destroyTargetSnapshots: false, renameSuffix: null } }],
+    ['a seed from a base', { initialSnapshot: 'auto-0' }],
+    ['unknown strategy', { remedy: { strategy: 'format_disk' as 'full_resend', abortResumableReceive: false, rollbackTo: null, destroyTargetSnapshots: false, renameSuffix: null } }],
+  ];
+  for (const [why, change] of refused) t.throws(() => planSteps({ ...base, ...change }), { instanceOf: PlanError }, why);
 });

@@ -114,50 +114,198 @@ export function buildReceiveArgs(spec: Pick<TransferSpec, 'target' | 'receiveOpt
   return args;
 }
 
+/** One process of a pipeline: its argv. */
+export type CommandStage = string[];
+/** One command a host runs: a pipeline of one or more stages (`a | b`). */
+export type PlanStep = CommandStage[];
+
+/** The ssh stage `ssh [-p P] [user@]host 'remote command line'` (the remote words quoted into one argument). */
+function sshStage(member: MemberConnection, remoteArgs: readonly string[]): CommandStage {
+  return [...sshCommandPrefix(member), shellJoin(remoteArgs)];
+}
+
 /**
- * The whole pipeline, as run by the executor.
+ * The stages of a transfer, as run by the executor.
  *   push (on the source): zfs send … | ssh [-p P] [user@]target 'zfs receive …'
  *   pull (on the target): ssh [-p P] [user@]source 'zfs send …' | zfs receive …
  */
-export function buildTransferCommand(spec: TransferSpec): string {
+export function transferPipeline(spec: TransferSpec): PlanStep {
   const send = buildSendArgs(spec);
   const receive = buildReceiveArgs(spec);
-  if (spec.mode === 'push') return `${shellJoin(send)} | ${buildSshCommand(spec.target.connection, receive)}`;
-  return `${buildSshCommand(spec.source.connection, send)} | ${shellJoin(receive)}`;
+  if (spec.mode === 'push') return [send, sshStage(spec.target.connection, receive)];
+  return [sshStage(spec.source.connection, send), receive];
+}
+
+/** A step as the one command line a POSIX shell would run (every word quoted). */
+export function stepCommandLine(step: PlanStep): string {
+  return step.map((stage) => shellJoin(stage)).join(' | ');
+}
+
+/** The whole pipeline as one command line. */
+export function buildTransferCommand(spec: TransferSpec): string {
+  return stepCommandLine(transferPipeline(spec));
 }
 
 // ---------------------------------------------------------------------------------------------
-// Plans for links
+// Instruction fields → commands: the one rule, used by the witness to write a plan's commands
+// and by the agent to rebuild them (it runs what it rebuilt, never the witness's text, and
+// refuses a plan whose text differs).
 
-/** What a host is told to run for one link; fields mirror the instructions API. */
-export interface TransferPlan {
-  /** full: the target lacks the dataset; incremental: from the base; resume: `zfs send -t`. */
-  kind: 'full' | 'incremental' | 'resume';
-  executorSystemId: string;
+export type RemedyStrategy = 'rollback_target' | 'force_receive' | 'full_resend' | 'rename_target';
+
+/** The steps a confirmed remedy runs on the target before (or instead of) its transfer. */
+export interface RemedyFields {
+  strategy: RemedyStrategy;
+  /** `zfs receive -A` first: a pending resumable receive blocks every other receive. */
+  abortResumableReceive: boolean;
+  /** rollback_target: the target's snapshot (short name, as named on the target) to roll back to. */
+  rollbackTo: string | null;
+  /** full_resend: destroy every snapshot of the target dataset (`@%`) before the full send. */
+  destroyTargetSnapshots: boolean;
+  /** rename_target: the target moves aside to `<target dataset>-diverged-<suffix>`. */
+  renameSuffix: string | null;
+}
+
+/** Everything a plan's commands are made of, and nothing else. */
+export interface PlanCommandFields {
+  transferMode: TransferMode;
   sourceSystemId: string;
   targetSystemId: string;
+  /** Source pool and dataset path relative to it ('' for the pool's root dataset). */
   pool: string;
   dataset: string;
   targetPool: string;
   targetDataset: string;
   /** null for a full send. */
   startingSnapshot: string | null;
-  startingGuid: string | null;
   startingKind: 'snapshot' | 'bookmark' | null;
   /**
    * initial_replication "all": the oldest eligible snapshot, sent in full first; the plan then
    * sends `-I` from it to the end. null otherwise.
    */
   initialSnapshot: string | null;
+  /** null only for a remedy that transfers nothing (a rollback with nothing newer to send). */
+  endingSnapshot: string | null;
+  /** `zfs send -t TOKEN` resumes an interrupted receive instead of the send above. */
+  resumeToken: string | null;
+  sourceSshHostname: string | null;
+  sourceSshUser: string | null;
+  sourceSshPort: number;
+  targetSshHostname: string | null;
+  targetSshUser: string | null;
+  targetSshPort: number;
+  sendOptions: SyncGroupPolicy['sendOptions'];
+  receiveOptions: SyncGroupPolicy['receiveOptions'];
+  /** Set exactly for an operator-confirmed remedy. */
+  remedy: RemedyFields | null;
+}
+
+const SUFFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+function connectionOf(f: PlanCommandFields, side: 'source' | 'target'): MemberConnection {
+  return side === 'source'
+    ? { systemId: f.sourceSystemId, sshHostname: f.sourceSshHostname, sshUser: f.sourceSshUser, sshPort: f.sourceSshPort }
+    : { systemId: f.targetSystemId, sshHostname: f.targetSshHostname, sshUser: f.targetSshUser, sshPort: f.targetSshPort };
+}
+
+/** Strategies whose receive overwrites the target (`zfs receive -F`). */
+const FORCED: ReadonlySet<RemedyStrategy> = new Set(['force_receive', 'full_resend']);
+
+/** Whether the fields of a remedy are a combination its strategy produces (throws PlanError). */
+function checkRemedy(f: PlanCommandFields, r: RemedyFields): void {
+  const fail = (why: string): never => {
+    throw new PlanError(`${r.strategy}: ${why}`);
+  };
+  if (f.resumeToken !== null) fail('a remedy never resumes an earlier receive');
+  const incremental = f.startingSnapshot !== null;
+  if (r.strategy !== 'rollback_target' && r.rollbackTo !== null) fail('only rollback_target rolls back');
+  if (r.strategy !== 'full_resend' && r.destroyTargetSnapshots) fail('only full_resend destroys the target snapshots');
+  if (r.strategy !== 'rename_target' && r.renameSuffix !== null) fail('only rename_target renames the target');
+  switch (r.strategy) {
+    case 'rollback_target':
+      if (r.rollbackTo === null) fail('needs the snapshot to roll back to');
+      if (f.endingSnapshot !== null && !incremental) fail('sends incrementally from the rolled-back base');
+      break;
+    case 'force_receive':
+      if (!incremental || f.endingSnapshot === null) fail('needs an incremental transfer from the common base');
+      break;
+    case 'full_resend':
+    case 'rename_target':
+      if (incremental || f.endingSnapshot === null) fail('needs a full send');
+      if (r.strategy === 'rename_target' && (r.renameSuffix === null || !SUFFIX.test(r.renameSuffix))) fail('needs a suffix of letters, digits, - _ . :');
+      if (r.strategy === 'rename_target' && f.targetDataset === '') fail("a pool's root dataset cannot be renamed");
+      break;
+    default:
+      fail('is not a known strategy');
+  }
+}
+
+/**
+ * The steps a plan runs, in order, each a pipeline of argv arrays. Every name is validated by
+ * the OpenZFS rules and every ssh detail by the host rules (throws PlanError otherwise). Steps
+ * on the target run locally in pull mode and through ssh in push mode. `-F` appears only for
+ * the remedies that overwrite the target (force_receive, full_resend).
+ */
+export function planSteps(f: PlanCommandFields): PlanStep[] {
+  if (f.transferMode !== 'push' && f.transferMode !== 'pull') throw new PlanError('transfer_mode must be push or pull');
+  if ((f.startingSnapshot === null) !== (f.startingKind === null)) throw new PlanError('a starting snapshot needs its kind (snapshot or bookmark), and only then');
+  if (f.startingKind !== null && f.startingKind !== 'snapshot' && f.startingKind !== 'bookmark') throw new PlanError('starting_kind must be snapshot or bookmark');
+  if (f.initialSnapshot !== null && (f.startingSnapshot !== null || f.resumeToken !== null || f.remedy !== null || f.endingSnapshot === null)) {
+    throw new PlanError('an initial snapshot only starts a full seed: no base, no resume token, no remedy');
+  }
+  const steps: PlanStep[] = [];
+  const targetFull = zfsName(f.targetPool, f.targetDataset);
+  const onTarget = (argv: string[]): PlanStep => [f.transferMode === 'push' ? sshStage(connectionOf(f, 'target'), argv) : argv];
+  const r = f.remedy;
+  if (r !== null) {
+    checkRemedy(f, r);
+    if (r.abortResumableReceive) steps.push(onTarget(['zfs', 'receive', '-A', targetFull]));
+    if (r.rollbackTo !== null) steps.push(onTarget(['zfs', 'rollback', '-r', zfsName(f.targetPool, f.targetDataset, `@${r.rollbackTo}`)]));
+    // `@%` is the range from the oldest to the newest snapshot of this dataset only.
+    if (r.destroyTargetSnapshots) steps.push(onTarget(['zfs', 'destroy', `${targetFull}@%`]));
+    if (r.renameSuffix !== null) steps.push(onTarget(['zfs', 'rename', targetFull, zfsName(f.targetPool, `${f.targetDataset}-diverged-${r.renameSuffix}`)]));
+  } else if (f.endingSnapshot === null) {
+    throw new PlanError('a transfer needs an ending snapshot');
+  }
+  if (f.endingSnapshot !== null) {
+    const spec: TransferSpec = {
+      mode: f.transferMode,
+      source: { pool: f.pool, dataset: f.dataset, connection: connectionOf(f, 'source') },
+      target: { pool: f.targetPool, dataset: f.targetDataset, connection: connectionOf(f, 'target') },
+      base: f.startingSnapshot === null ? null : { name: f.startingSnapshot, kind: f.startingKind! },
+      endName: f.endingSnapshot,
+      resumeToken: f.resumeToken,
+      sendOptions: f.sendOptions,
+      receiveOptions: f.receiveOptions,
+      force: r !== null && FORCED.has(r.strategy),
+    };
+    // A seed of the whole history: the oldest snapshot in full, then -I from it to the end.
+    if (f.initialSnapshot !== null) steps.push(transferPipeline({ ...spec, endName: f.initialSnapshot }), transferPipeline({ ...spec, base: { name: f.initialSnapshot, kind: 'snapshot' } }));
+    else steps.push(transferPipeline(spec));
+  }
+  return steps;
+}
+
+/** The plan's commands as the command lines shown to people and compared by the agent. */
+export function planCommands(f: PlanCommandFields): string[] {
+  return planSteps(f).map(stepCommandLine);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plans for links
+
+/** What a host is told to run for one link; fields mirror the instructions API. */
+export interface TransferPlan extends PlanCommandFields {
+  /** full: the target lacks the dataset; incremental: from the base; resume: `zfs send -t`. */
+  kind: 'full' | 'incremental' | 'resume';
+  executorSystemId: string;
+  startingGuid: string | null;
   initialGuid: string | null;
   endingSnapshot: string;
   endingGuid: string | null;
   isIncremental: boolean;
   snapshotCount: number;
-  resumeToken: string | null;
-  sourceSshHostname: string | null;
-  targetSshHostname: string | null;
-  /** Run in order; stop at the first failure. */
+  /** Run in order; stop at the first failure. Always planCommands(this). */
   commands: string[];
 }
 
@@ -172,51 +320,54 @@ function memberOf(members: readonly MemberConnection[], systemId: string): Membe
   return member;
 }
 
-function specFor(link: PlannedLink, ctx: PlanContext, overrides: Partial<TransferSpec> = {}): TransferSpec {
+/** The command fields of a link's transfer (before any override a remedy makes). */
+function linkFields(link: PlannedLink, ctx: PlanContext): PlanCommandFields {
   const { verdict } = link;
-  if (!verdict.end) throw new PlanError('the source has no eligible snapshot to send');
+  const source = memberOf(ctx.members, link.sourceSystemId);
+  const target = memberOf(ctx.members, link.targetSystemId);
   return {
-    mode: ctx.policy.transferMode,
-    source: { pool: link.sourcePool, dataset: link.dataset, connection: memberOf(ctx.members, link.sourceSystemId) },
-    target: { pool: link.targetPool, dataset: link.dataset, connection: memberOf(ctx.members, link.targetSystemId) },
-    base: verdict.base ? { name: verdict.base.name, kind: verdict.base.kind } : null,
-    endName: verdict.end.name,
-    resumeToken: link.resumeToken,
-    sendOptions: ctx.policy.sendOptions,
-    receiveOptions: ctx.policy.receiveOptions,
-    ...overrides,
-  };
-}
-
-/**
- * Every field of a plan but its commands and kind, from the link and the transfer it runs (null
- * for a remedy that transfers nothing). The one mapping from a link to the wire fields: normal
- * plans and remedies both use it.
- */
-function planFields(link: PlannedLink, ctx: PlanContext, spec: TransferSpec | null, seed: SnapshotRef | null = null) {
-  const { verdict } = link;
-  const resumeToken = spec?.resumeToken ?? null;
-  const base = spec?.base ?? null;
-  return {
-    executorSystemId: link.executorSystemId,
+    transferMode: ctx.policy.transferMode,
     sourceSystemId: link.sourceSystemId,
     targetSystemId: link.targetSystemId,
     pool: link.sourcePool,
     dataset: link.dataset,
     targetPool: link.targetPool,
     targetDataset: link.dataset,
-    startingSnapshot: base?.name ?? null,
-    startingGuid: base ? verdict.base?.guid ?? null : null,
-    startingKind: base?.kind ?? null,
-    initialSnapshot: seed?.name ?? null,
+    startingSnapshot: verdict.base?.name ?? null,
+    startingKind: verdict.base?.kind ?? null,
+    initialSnapshot: null,
+    endingSnapshot: verdict.end?.name ?? null,
+    resumeToken: link.resumeToken,
+    sourceSshHostname: source.sshHostname,
+    sourceSshUser: source.sshUser,
+    sourceSshPort: source.sshPort,
+    targetSshHostname: target.sshHostname,
+    targetSshUser: target.sshUser,
+    targetSshPort: target.sshPort,
+    sendOptions: ctx.policy.sendOptions,
+    receiveOptions: ctx.policy.receiveOptions,
+    remedy: null,
+  };
+}
+
+/**
+ * The plan around command fields: kind, ids, guids and counts from the link, commands from the
+ * fields (`seed`: the initial snapshot of an initial_replication "all" plan).
+ */
+function planOf(link: PlannedLink, fields: PlanCommandFields, seed: SnapshotRef | null = null): Omit<TransferPlan, 'endingSnapshot'> & { endingSnapshot: string | null } {
+  const { verdict } = link;
+  const incremental = fields.startingSnapshot !== null;
+  const transfers = fields.endingSnapshot !== null;
+  return {
+    kind: fields.resumeToken !== null ? 'resume' : incremental && transfers ? 'incremental' : 'full',
+    ...fields,
+    executorSystemId: link.executorSystemId,
+    startingGuid: incremental ? verdict.base?.guid ?? null : null,
     initialGuid: seed?.guid ?? null,
-    endingSnapshot: spec ? spec.endName : null,
-    endingGuid: spec ? verdict.end?.guid ?? null : null,
-    isIncremental: base !== null,
-    snapshotCount: !spec ? 0 : seed ? link.seedSnapshotCount : base === null || resumeToken !== null ? 1 : verdict.snapshotCount,
-    resumeToken,
-    sourceSshHostname: memberOf(ctx.members, link.sourceSystemId).sshHostname,
-    targetSshHostname: memberOf(ctx.members, link.targetSystemId).sshHostname,
+    endingGuid: transfers ? verdict.end?.guid ?? null : null,
+    isIncremental: incremental && transfers,
+    snapshotCount: !transfers ? 0 : seed ? link.seedSnapshotCount : !incremental || fields.resumeToken !== null ? 1 : verdict.snapshotCount,
+    commands: planCommands(fields),
   };
 }
 
@@ -230,13 +381,9 @@ function planFields(link: PlannedLink, ctx: PlanContext, spec: TransferSpec | nu
 export function buildTransferPlan(link: PlannedLink, ctx: PlanContext): TransferPlan | null {
   const { verdict } = link;
   if (!['behind', 'out_of_sync', 'not_seeded'].includes(verdict.verdict) || !verdict.end) return null;
-  const spec = specFor(link, ctx, { force: false });
-  const seed = spec.resumeToken == null && spec.base === null && link.seedFrom && !sameRef(link.seedFrom, verdict.end) ? link.seedFrom : null;
-  const commands = seed
-    ? [buildTransferCommand({ ...spec, endName: seed.name }), buildTransferCommand({ ...spec, base: { name: seed.name, kind: 'snapshot' } })]
-    : [buildTransferCommand(spec)];
-  const kind = spec.resumeToken ? 'resume' : spec.base ? 'incremental' : 'full';
-  return { kind, ...planFields(link, ctx, spec, seed), endingSnapshot: spec.endName, commands };
+  const fields = linkFields(link, ctx);
+  const seed = fields.resumeToken === null && fields.startingSnapshot === null && link.seedFrom && !sameRef(link.seedFrom, verdict.end) ? link.seedFrom : null;
+  return planOf(link, { ...fields, initialSnapshot: seed?.name ?? null }, seed) as TransferPlan;
 }
 
 function sameRef(a: SnapshotRef, b: SnapshotRef): boolean {
@@ -245,8 +392,6 @@ function sameRef(a: SnapshotRef, b: SnapshotRef): boolean {
 
 // ---------------------------------------------------------------------------------------------
 // Destructive remedies (only after an operator's confirmation)
-
-export type RemedyStrategy = 'rollback_target' | 'force_receive' | 'full_resend' | 'rename_target';
 
 /** Whether a strategy can destroy snapshots (and so needs `confirm: true`). */
 export function isDestructiveStrategy(strategy: RemedyStrategy): boolean {
@@ -269,10 +414,10 @@ export function wouldDestroy(target: HostDatasetView, verdict: Pick<LinkVerdict,
   return ordered.slice(at + 1).map((s) => s.name);
 }
 
-export interface RemedyPlan extends Omit<TransferPlan, 'endingSnapshot' | 'endingGuid'> {
+export interface RemedyPlan extends Omit<TransferPlan, 'endingSnapshot' | 'remedy'> {
   strategy: RemedyStrategy;
   endingSnapshot: string | null;
-  endingGuid: string | null;
+  remedy: RemedyFields;
   wouldDestroy: string[];
 }
 
@@ -286,60 +431,41 @@ export interface RemedyInput extends PlanContext {
 }
 
 /**
- * A one-off plan for an operator's resolution, for the group's executor. Steps on the target run
- * locally in pull mode and through ssh in push mode. A pending resumable receive is aborted
- * first (`zfs receive -A`), because ZFS refuses any other receive while it exists.
+ * A one-off plan for an operator's resolution, for the group's executor. A pending resumable
+ * receive is aborted first (`zfs receive -A`), because ZFS refuses any other receive while it
+ * exists.
  */
 export function buildRemedyPlan(input: RemedyInput): RemedyPlan {
   const { link, targetView, strategy } = input;
   const { verdict } = link;
   if (!link.targetPresent) throw new PlanError('the target does not have the dataset: a normal full send seeds it');
-  const targetConnection = memberOf(input.members, link.targetSystemId);
-  const targetFull = zfsName(link.targetPool, link.dataset);
-  const onTarget = (argv: string[]): string =>
-    input.policy.transferMode === 'push' ? buildSshCommand(targetConnection, argv) : shellJoin(argv);
-
-  const steps: string[] = [];
-  if (targetView.receiveResumeToken) steps.push(onTarget(['zfs', 'receive', '-A', targetFull]));
-  let spec: TransferSpec | null = null;
-
+  const fields = linkFields(link, input);
+  const remedy: RemedyFields = { strategy, abortResumableReceive: !!targetView.receiveResumeToken, rollbackTo: null, destroyTargetSnapshots: false, renameSuffix: null };
+  const full = { startingSnapshot: null, startingKind: null };
+  let transfer: Partial<PlanCommandFields>;
   switch (strategy) {
-    case 'rollback_target': {
+    case 'rollback_target':
       if (!verdict.base) throw new PlanError('rollback_target needs a common base');
-      steps.push(onTarget(['zfs', 'rollback', '-r', zfsName(link.targetPool, link.dataset, `@${verdict.base.targetName}`)]));
-      if (verdict.end) spec = specFor(link, input, { resumeToken: null, force: false });
+      remedy.rollbackTo = verdict.base.targetName;
+      // Nothing newer on the source: the rollback alone resolves it.
+      transfer = verdict.end ? {} : full;
       break;
-    }
-    case 'force_receive': {
+    case 'force_receive':
       if (!verdict.base) throw new PlanError('force_receive needs a common base');
-      spec = specFor(link, input, { resumeToken: null, force: true });
+      transfer = {};
       break;
-    }
-    case 'full_resend': {
-      // A full stream is only received over a dataset without snapshots, so destroy them first
-      // (`@%` is the range from the oldest to the newest snapshot of this dataset only).
-      if (targetView.snapshots.length > 0) steps.push(onTarget(['zfs', 'destroy', `${targetFull}@%`]));
-      spec = specFor(link, input, { base: null, resumeToken: null, force: true });
+    case 'full_resend':
+      // A full stream is only received over a dataset without snapshots, so destroy them first.
+      remedy.destroyTargetSnapshots = targetView.snapshots.length > 0;
+      transfer = full;
       break;
-    }
-    case 'rename_target': {
-      const suffix = input.renameSuffix ?? '';
-      if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(suffix)) throw new PlanError('rename_target needs a suffix of letters, digits, - _ . :');
-      if (link.dataset === '') throw new PlanError("a pool's root dataset cannot be renamed");
-      const renamed = zfsName(link.targetPool, `${link.dataset}-diverged-${suffix}`);
-      steps.push(onTarget(['zfs', 'rename', targetFull, renamed]));
-      spec = specFor(link, input, { base: null, resumeToken: null, force: false });
+    case 'rename_target':
+      remedy.renameSuffix = input.renameSuffix ?? '';
+      transfer = full;
       break;
-    }
+    default:
+      throw new PlanError(`unknown strategy ${String(strategy)}`);
   }
-  if (spec) steps.push(buildTransferCommand(spec));
-
-  return {
-    strategy,
-    kind: spec ? (spec.base ? 'incremental' : 'full') : 'full',
-    ...planFields(link, input, spec),
-    resumeToken: null,
-    commands: steps,
-    wouldDestroy: wouldDestroy(targetView, verdict, strategy),
-  };
+  const plan = planOf(link, { ...fields, ...transfer, resumeToken: null, remedy });
+  return { ...plan, strategy, remedy, wouldDestroy: wouldDestroy(targetView, verdict, strategy) };
 }

@@ -47,6 +47,14 @@ export {
   type RemedyStrategy,
   type RemedyPlan,
   type RemedyInput,
+  type RemedyFields,
+  type PlanCommandFields,
+  type PlanStep,
+  type CommandStage,
+  planSteps,
+  planCommands,
+  stepCommandLine,
+  transferPipeline,
 } from './commands.js';
 export {
   conflictFromVerdict,
@@ -72,3 +80,15 @@ export {
   type InstructionAction,
   type InstructionStatus,
 } from './feedback.js';
+export {
+  assessProtection,
+  checkProtectionPolicy,
+  holdsPoint,
+  placesHolding,
+  type ProtectionPlace,
+  PROTECTION_DAY_SECONDS,
+  type ProtectionAssessment,
+  type ProtectionPoint,
+  type ProtectionPolicy,
+  type AssessProtectionInput,
+} from './protection.js';

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseZfsListTsv, TsvLineError, ZfsListTsvParser, type ZfsListColumn } from './zfs-list-tsv.js';
+import { parseZfsListLine, parseZfsListTsv, TsvLineError, ZfsListTsvParser, type ZfsListColumn } from './zfs-list-tsv.js';
 
 const row = (...cols: string[]) => cols.join('\t');
 
@@ -191,4 +191,22 @@ test('handles a large listing', (t) => {
   t.is(r[99]!.dataset, 'ds99');
   t.is(r[99]!.snapshots.length, 500);
   t.is(r[99]!.snapshots[499]!.createtxg, '500');
+});
+
+test('parseZfsListLine checks one line without keeping it (for streaming listings)', (t) => {
+  t.deepEqual(parseZfsListLine('tank/my data@daily 1\t18446744073709551615\t42\t1700000000\t4096\t8192\n', 1), {
+    pool: 'tank',
+    dataset: 'my data',
+    kind: 'snapshot',
+    fullName: 'tank/my data@daily 1',
+    name: 'daily 1',
+    guid: '18446744073709551615',
+    createtxg: '42',
+    creation: 1700000000,
+    used: '4096',
+    referenced: '8192',
+  });
+  t.like(parseZfsListLine('tank#bm\t7\t3\t1700000000\t-\t-', 2), { pool: 'tank', dataset: '', kind: 'bookmark', used: null, referenced: null });
+  t.is(parseZfsListLine('   ', 3), null);
+  t.throws(() => parseZfsListLine('tank/x@a\t-1\t3\t1700000000\t1\t1', 4), { instanceOf: TsvLineError, message: /line 4, column guid/ });
 });

@@ -81,47 +81,16 @@ export class ZfsListTsvParser {
   push(line: string, lineNo: number = this.#lastLine + 1): void {
     if (this.#finished) throw new Error('ZfsListTsvParser: push() after finish()');
     this.#lastLine = lineNo;
-    if (line.endsWith('\n')) line = line.slice(0, -1);
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    // Blank means empty or spaces only; a line with tabs carries columns and is checked.
-    if (/^ *$/.test(line)) return;
-
-    const cols = line.split('\t');
-    if (cols.length !== ZFS_LIST_COLUMNS.length) {
-      throw new TsvLineError(
-        lineNo,
-        null,
-        `expected ${ZFS_LIST_COLUMNS.length} tab-separated columns (${ZFS_LIST_COLUMNS.join(', ')}), found ${cols.length}`,
-      );
-    }
-    const [fullName, guidText, txgText, creationText, usedText, referencedText] = cols as [
-      string, string, string, string, string, string,
-    ];
-
-    const parsed = parseZfsName(fullName);
-    if (!parsed.ok) throw new TsvLineError(lineNo, 'name', parsed.reason);
-    const { pool, dataset, kind, snapshot: shortName } = parsed.value;
-    if (kind === 'filesystem' || shortName === undefined) {
-      throw new TsvLineError(lineNo, 'name', 'a filesystem or volume, expected a snapshot (@) or bookmark (#)');
-    }
-
-    const guid = requiredUint64(lineNo, 'guid', guidText);
-    const createtxg = requiredUint64(lineNo, 'createtxg', txgText);
-    const creation = creationIso(lineNo, creationText);
-
-    const entry = this.#entry(pool, dataset);
-    if (kind === 'snapshot') {
-      const used = requiredUint64(lineNo, 'used', usedText);
-      const referenced = requiredUint64(lineNo, 'referenced', referencedText);
-      rememberName(entry.snapshotLines, lineNo, fullName, shortName);
-      entry.group.snapshots.push({ name: shortName, guid, createtxg, creation, used, referenced });
+    const row = parseZfsListLine(line, lineNo);
+    if (row === null) return;
+    const entry = this.#entry(row.pool, row.dataset);
+    const creation = isoSeconds(row.creation);
+    if (row.kind === 'snapshot') {
+      rememberName(entry.snapshotLines, lineNo, row.fullName, row.name);
+      entry.group.snapshots.push({ name: row.name, guid: row.guid, createtxg: row.createtxg, creation, used: row.used!, referenced: row.referenced! });
     } else {
-      // Bookmarks have no space accounting: zfs prints `-`. A number is tolerated but must
-      // still be well-formed, so a shifted or corrupted line does not pass unnoticed.
-      optionalUint64(lineNo, 'used', usedText);
-      optionalUint64(lineNo, 'referenced', referencedText);
-      rememberName(entry.bookmarkLines, lineNo, fullName, shortName);
-      entry.group.bookmarks.push({ name: shortName, guid, createtxg, creation });
+      rememberName(entry.bookmarkLines, lineNo, row.fullName, row.name);
+      entry.group.bookmarks.push({ name: row.name, guid: row.guid, createtxg: row.createtxg, creation });
     }
   }
 
@@ -145,6 +114,60 @@ export class ZfsListTsvParser {
     }
     return entry;
   }
+}
+
+/** One validated line of the listing, without keeping anything (for streaming consumers). */
+export interface ZfsListLine {
+  pool: string;
+  dataset: string;
+  kind: 'snapshot' | 'bookmark';
+  /** The name as listed, `pool/ds@snap` or `pool/ds#bookmark`. */
+  fullName: string;
+  /** Short name after `@` or `#`. */
+  name: string;
+  guid: string;
+  createtxg: string;
+  /** Unix seconds. */
+  creation: number;
+  /** null for bookmarks (zfs prints `-`). */
+  used: string | null;
+  referenced: string | null;
+}
+
+/**
+ * Parse and check one line (null for a blank one); throws TsvLineError naming the line and column.
+ * Holds nothing, so a listing of any size can stream through it; duplicate names are the
+ * accumulating parser's check.
+ */
+export function parseZfsListLine(line: string, lineNo: number): ZfsListLine | null {
+  if (line.endsWith('\n')) line = line.slice(0, -1);
+  if (line.endsWith('\r')) line = line.slice(0, -1);
+  // Blank means empty or spaces only; a line with tabs carries columns and is checked.
+  if (/^ *$/.test(line)) return null;
+
+  const cols = line.split('\t');
+  if (cols.length !== ZFS_LIST_COLUMNS.length) {
+    throw new TsvLineError(lineNo, null, `expected ${ZFS_LIST_COLUMNS.length} tab-separated columns (${ZFS_LIST_COLUMNS.join(', ')}), found ${cols.length}`);
+  }
+  const [fullName, guidText, txgText, creationText, usedText, referencedText] = cols as [string, string, string, string, string, string];
+
+  const parsed = parseZfsName(fullName);
+  if (!parsed.ok) throw new TsvLineError(lineNo, 'name', parsed.reason);
+  const { pool, dataset, kind, snapshot: shortName } = parsed.value;
+  if (kind === 'filesystem' || shortName === undefined) {
+    throw new TsvLineError(lineNo, 'name', 'a filesystem or volume, expected a snapshot (@) or bookmark (#)');
+  }
+  const guid = requiredUint64(lineNo, 'guid', guidText);
+  const createtxg = requiredUint64(lineNo, 'createtxg', txgText);
+  const creation = creationSeconds(lineNo, creationText);
+  if (kind === 'snapshot') {
+    return { pool, dataset, kind, fullName, name: shortName, guid, createtxg, creation, used: requiredUint64(lineNo, 'used', usedText), referenced: requiredUint64(lineNo, 'referenced', referencedText) };
+  }
+  // Bookmarks have no space accounting: zfs prints `-`. A number is tolerated but must
+  // still be well-formed, so a shifted or corrupted line does not pass unnoticed.
+  optionalUint64(lineNo, 'used', usedText);
+  optionalUint64(lineNo, 'referenced', referencedText);
+  return { pool, dataset, kind, fullName, name: shortName, guid, createtxg, creation, used: null, referenced: null };
 }
 
 /** Parses a whole `zfs list` output (any mix of `\n` / `\r\n`, trailing newline allowed). */
@@ -173,11 +196,15 @@ function optionalUint64(lineNo: number, field: ZfsListColumn, text: string): voi
   if (text !== '-') requiredUint64(lineNo, field, text);
 }
 
-function creationIso(lineNo: number, text: string): string {
+function creationSeconds(lineNo: number, text: string): number {
   const seconds = requiredUint64(lineNo, 'creation', text);
   // Comparing as a number is safe here: anything that rounds is far above the limit anyway.
   if (Number(seconds) > MAX_CREATION_SECONDS) {
     throw new TsvLineError(lineNo, 'creation', `${seconds} is after year 9999, not a plausible Unix time in seconds`);
   }
-  return new Date(Number(seconds) * 1000).toISOString().replace('.000Z', 'Z');
+  return Number(seconds);
+}
+
+function isoSeconds(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
 }

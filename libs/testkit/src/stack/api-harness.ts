@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { loadConfig, type Config } from '@zfs-sync/config';
 import { createLogger } from '@zfs-sync/logger';
 import { createTestDatabase, dropQueuePrefix, testQueuePrefix, testServices, type TestDatabase } from '../index.js';
-import { buildApiDeps, createApp } from '@zfs-sync/ingest-api';
+import { buildApiDeps, createApp, type ResponseViolation } from '@zfs-sync/ingest-api';
 
 export const TEST_ADMIN_TOKEN = 'zs_admin_test-admin-token-for-integration-tests-only-0000';
 export const TEST_ENROLLMENT_TOKEN = 'zs_enroll_test-enrollment-token-0000';
@@ -59,7 +59,10 @@ export interface TestApi {
 export async function startTestApi(config: Readonly<Config>): Promise<TestApi> {
   const logger = createLogger('ingest-api-test', config);
   const deps = await buildApiDeps(config, logger);
-  const server: Server = createApp(deps).listen(0, '127.0.0.1');
+  // Every JSON answer is checked against the schema the route catalog (and so the OpenAPI
+  // document) gives for it; a test that saw an undocumented answer fails when it closes the API.
+  const violations: ResponseViolation[] = [];
+  const server: Server = createApp(deps, { onResponseViolation: (v) => violations.push(v) }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
   return {
@@ -68,6 +71,10 @@ export async function startTestApi(config: Readonly<Config>): Promise<TestApi> {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await deps.close();
+      if (violations.length) {
+        const seen = [...new Set(violations.map((v) => `${v.route} → ${v.status}: ${v.detail}`))];
+        throw new Error(`answers that do not match the route catalog (libs/contracts/src/api):\n  ${seen.join('\n  ')}`);
+      }
     },
     request: async (method, path, opts = {}) => {
       const headers: Record<string, string> = { ...(opts.headers ?? {}) };

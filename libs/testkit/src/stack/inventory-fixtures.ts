@@ -62,7 +62,7 @@ export async function reportInventory(api: TestApi, sys: RegisteredSystem, datas
 }
 
 /** Poll `fn` until `ok` holds (or the time is up), returning the last value either way. */
-export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();

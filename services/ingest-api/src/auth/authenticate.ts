@@ -64,6 +64,14 @@ export function requireAdmin(res: Response): void {
   if (p.kind !== 'admin') throw forbidden('this route needs the admin token; a host key or enrollment token cannot use it');
 }
 
+/**
+ * Fleet-wide reads (overview, lists, the dashboard's views): the operator credentials. Host keys
+ * see only their own system through the per-system routes.
+ */
+export function requireReader(res: Response): void {
+  requireAdmin(res);
+}
+
 /** The system's own key (and the admin token unless `hostOnly`). */
 export function requireSystem(res: Response, systemId: string, opts: { hostOnly?: boolean } = {}): Principal {
   const p = principalOf(res);

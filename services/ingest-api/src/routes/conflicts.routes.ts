@@ -1,10 +1,12 @@
 import { Router, type Request } from 'express';
-import { resolveConflictSchema, type ResolveConflictBody } from '@zfs-sync/contracts';
-import { previewRemedy, type ConflictRecord, type ResolutionRecord } from '@zfs-sync/db';
+import { listConflictsPage, previewRemedy, type ConflictRecord, type ResolutionRecord } from '@zfs-sync/db';
 import { isDestructiveStrategy, remedyStrategiesFor, type RemedyStrategy } from '@zfs-sync/domain';
 import { requireAdmin } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
-import { jsonBody, validBody } from '../http/body.js';
+import { CONFLICTS_API } from '@zfs-sync/contracts';
+import { bodyParser, route } from '../http/route.js';
+import { jsonBody } from '../http/body.js';
+import { queryParams, setTotal } from '../http/query.js';
 import { HttpProblem, badRequest, conflict as conflictProblem, notFound } from '../http/problem.js';
 import { optionalUuidQuery, uuidParam } from './sync.routes.js';
 
@@ -24,7 +26,8 @@ export function resolutionToJson(r: ResolutionRecord) {
   };
 }
 
-export function conflictToJson(c: ConflictRecord, resolutions: ResolutionRecord[] = []) {
+export function conflictToJson(c: ConflictRecord & { group_name?: string; source_hostname?: string; target_hostname?: string }, resolutions: ResolutionRecord[] = []) {
+  const remedies = remedyStrategiesFor(c.type);
   return {
     id: c.id,
     sync_group_id: c.group_id,
@@ -40,7 +43,10 @@ export function conflictToJson(c: ConflictRecord, resolutions: ResolutionRecord[
     resolved_at: c.resolved_at ? c.resolved_at.toISOString() : null,
     resolution: c.resolution,
     resolution_requests: resolutions.map(resolutionToJson),
-    strategies: [...remedyStrategiesFor(c.type), 'ignore', 'manual'],
+    strategies: [...remedies, 'ignore', 'manual'],
+    // The strategies that destroy snapshots: they need "confirm": true after the dry run.
+    destructive_strategies: remedies.filter(isDestructiveStrategy),
+    ...(c.group_name !== undefined ? { sync_group_name: c.group_name, source_hostname: c.source_hostname, target_hostname: c.target_hostname } : {}),
   };
 }
 
@@ -53,7 +59,7 @@ const STATUSES = ['open', 'resolved', 'ignored'];
  */
 export function conflictRoutes(deps: ApiDeps): Router {
   const r = Router();
-  const parseResolve = validBody<ResolveConflictBody>(resolveConflictSchema);
+  const parseResolve = bodyParser(CONFLICTS_API.resolve);
 
   const statusQuery = (req: Request): string | null => {
     const s = req.query.status;
@@ -68,17 +74,24 @@ export function conflictRoutes(deps: ApiDeps): Router {
     return row;
   }
 
-  r.get('/conflicts', async (req, res) => {
+  route(r, CONFLICTS_API.list, async (req, res) => {
     requireAdmin(res);
+    if (Object.keys(req.query).some((k) => k === 'limit' || k === 'offset')) {
+      // Paged (additive): with the group and host names, the total in X-Total-Count.
+      const page = queryParams(req, ['sync_group_id', 'status', 'limit', 'offset']).page(50, 1000);
+      const result = await listConflictsPage(deps.pool, { groupId: optionalUuidQuery(req, 'sync_group_id'), status: statusQuery(req), ...page });
+      setTotal(res, result.total);
+      return res.json(result.rows.map((c) => conflictToJson(c)));
+    }
     res.json((await deps.conflicts.list({ groupId: optionalUuidQuery(req, 'sync_group_id'), status: statusQuery(req) })).map((c) => conflictToJson(c)));
   });
 
-  r.get('/conflicts/sync-group/:id', async (req, res) => {
+  route(r, CONFLICTS_API.forGroup, async (req, res) => {
     requireAdmin(res);
     res.json((await deps.conflicts.list({ groupId: uuidParam(req, 'id'), status: statusQuery(req) })).map((c) => conflictToJson(c)));
   });
 
-  r.get('/conflicts/summary/:id', async (req, res) => {
+  route(r, CONFLICTS_API.summary, async (req, res) => {
     requireAdmin(res);
     const groupId = uuidParam(req, 'id');
     const rows = await deps.conflicts.countsOfGroup(groupId);
@@ -96,13 +109,13 @@ export function conflictRoutes(deps: ApiDeps): Router {
     });
   });
 
-  r.get('/conflicts/:id', async (req, res) => {
+  route(r, CONFLICTS_API.get, async (req, res) => {
     requireAdmin(res);
     const c = await getOr404(uuidParam(req, 'id'));
     res.json(conflictToJson(c, await deps.conflicts.resolutionsOf(c.id)));
   });
 
-  r.post('/conflicts/:id/resolve', ...jsonBody(deps.config.jsonBodyLimitBytes), async (req, res) => {
+  route(r, CONFLICTS_API.resolve, ...jsonBody(deps.config.jsonBodyLimitBytes), async (req, res) => {
     requireAdmin(res);
     const id = uuidParam(req, 'id');
     const body = parseResolve(req);

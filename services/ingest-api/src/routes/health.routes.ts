@@ -3,18 +3,20 @@ import { pingDatabase } from '@zfs-sync/db';
 import { SERVICE_VERSION } from '@zfs-sync/logger';
 import { runChecks } from '@zfs-sync/runtime';
 import type { ApiDeps } from '../deps.js';
+import { HEALTH_API } from '@zfs-sync/contracts';
+import { route } from '../http/route.js';
 import { sendProblem } from '../http/problem.js';
 
 /** Public health routes (original paths): liveness from the process alone, readiness from its dependencies. */
 export function healthRoutes(deps: ApiDeps): Router {
   const r = Router();
-  r.get('/health', (_req, res) => {
+  route(r, HEALTH_API.health, (_req, res) => {
     res.json({ status: 'healthy', service: 'zfs-sync', version: SERVICE_VERSION });
   });
-  r.get('/health/live', (_req, res) => {
+  route(r, HEALTH_API.live, (_req, res) => {
     res.json({ status: 'alive' });
   });
-  r.get('/health/ready', async (_req, res) => {
+  route(r, HEALTH_API.ready, async (_req, res) => {
     const { ok, results } = await runChecks({
       postgres: () => pingDatabase(deps.pool),
       redis: async () => {

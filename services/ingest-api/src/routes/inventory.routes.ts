@@ -1,21 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Router, type Request, type Response } from 'express';
-import {
-  inventoryReportSchema,
-  originalSnapshotBatchSchema,
-  originalSnapshotSchema,
-  type InventoryReportBody,
-  type OriginalSnapshotItem,
-  type ReconcileDataset,
-  type ReconcilePayload,
-} from '@zfs-sync/contracts';
+import type { OriginalSnapshotItem, ReconcileDataset, ReconcilePayload } from '@zfs-sync/contracts';
 import { TsvLineError, ZfsListTsvParser, normalizeSnapshotLocation } from '@zfs-sync/domain';
 import { ReportsRepository } from '@zfs-sync/db';
 import { QueueUnavailableError } from '@zfs-sync/queue';
 import { principalOf, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
-import { bodySha256, jsonBody, validBody } from '../http/body.js';
+import { INVENTORY_API } from '@zfs-sync/contracts';
+import { bodyParser, route } from '../http/route.js';
+import { bodySha256, jsonBody } from '../http/body.js';
 import { InflightBytes } from '../http/inflight.js';
 import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized, unavailable, validationProblem } from '../http/problem.js';
 import { ReportFieldError, fromZfsList, normalizeInventory, normalizeOriginalSnapshots } from '../inventory/normalize-report.js';
@@ -108,9 +102,9 @@ export function inventoryRoutes(deps: ApiDeps): Router {
   const inflight = new InflightBytes(deps.config.inflightBodyLimitBytes);
   const bigJson = [inflight.middleware(), ...jsonBody(deps.config.inventoryBodyLimitBytes, [TSV])];
   const smallJson = jsonBody(deps.config.jsonBodyLimitBytes);
-  const parseInventory = validBody<InventoryReportBody>(inventoryReportSchema);
-  const parseOne = validBody<OriginalSnapshotItem>(originalSnapshotSchema);
-  const parseBatch = validBody<OriginalSnapshotItem[]>(originalSnapshotBatchSchema);
+  const parseInventory = bodyParser(INVENTORY_API.report);
+  const parseOne = bodyParser(INVENTORY_API.snapshot);
+  const parseBatch = bodyParser(INVENTORY_API.batch);
 
   /** Claim, enqueue, answer. Shared by every way a report arrives. */
   async function accept(res: Response, job: ReconcilePayload, counts: { datasets: number; snapshots: number; bookmarks: number }, status = 202) {
@@ -146,6 +140,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
       throw err;
     }
     if (byReference && claim.outcome === 'new') await hashes.remember(job.system_id, job.generation!, job.complete, job.datasets);
+    if (claim.outcome === 'new') deps.metrics.reportsAccepted.inc({ mode: job.mode });
     res.status(status).json({
       report_id: job.report_id,
       system_id: job.system_id,
@@ -158,7 +153,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     });
   }
 
-  r.post('/systems/:id/inventory', ...bigJson, async (req, res) => {
+  route(r, INVENTORY_API.report, ...bigJson, async (req, res) => {
     const systemId = systemIdParam(req);
     requireSystem(res, systemId);
     const receivedAt = new Date().toISOString();
@@ -225,6 +220,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
         // Batches change datasets behind the inventories' back: the next full inventory of this
         // system is sent whole.
         await hashes.forget(job.system_id);
+        deps.metrics.reportsAccepted.inc({ mode: job.mode });
       }
     } catch (err) {
       if (err instanceof QueueUnavailableError) throw unavailable('the queue is unreachable; nothing was accepted, retry later');
@@ -241,20 +237,20 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     }
   }
 
-  r.post('/snapshots', ...smallJson, async (req, res) => {
+  route(r, INVENTORY_API.snapshot, ...smallJson, async (req, res) => {
     const item = parseOne(req);
     await acceptOriginal(req, res, [item], () => '', true);
   });
 
-  r.post('/snapshots/batch', ...bigJson, async (req, res) => {
+  route(r, INVENTORY_API.batch, ...bigJson, async (req, res) => {
     if (req.is(TSV)) throw new HttpProblem(415, 'unsupported-media-type', 'the batch endpoint takes a JSON array; send zfs list output to /systems/{id}/inventory');
     const items = parseBatch(req);
     await acceptOriginal(req, res, items, (i) => `/${i}`, false);
   });
 
-  r.get('/reports/:report_id', async (req, res) => {
+  route(r, INVENTORY_API.status, async (req, res) => {
     const reportId = req.params.report_id;
-    if (!/^[A-Za-z0-9._-]{1,160}$/.test(reportId)) throw badRequest('report_id is not a valid report id', { field: 'report_id' });
+    if (typeof reportId !== 'string' || !/^[A-Za-z0-9._-]{1,160}$/.test(reportId)) throw badRequest('report_id is not a valid report id', { field: 'report_id' });
     const who = principalOf(res);
     if (who.kind === 'anonymous') throw unauthorized();
     let systemId: string | undefined;

@@ -17,8 +17,11 @@ import {
 import { checkDatasetPath, checkPoolName } from '@zfs-sync/domain';
 import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
+import { SNAPSHOTS_API } from '@zfs-sync/contracts';
+import { route } from '../http/route.js';
 import { groupIdsOf, queueGroupRecompute } from '../sync/recompute-groups.js';
 import { DatasetHashes } from '../inventory/dataset-hashes.js';
+import { queryParams } from '../http/query.js';
 import { badRequest, forbidden, notFound, unauthorized } from '../http/problem.js';
 import { systemIdParam } from './systems.routes.js';
 
@@ -41,23 +44,9 @@ const MAX_SYSTEM_IDS = 100;
 
 /** Read a request's query parameters; names the route does not take are refused (400). */
 function queryOf(req: Request, allowed: readonly string[]) {
-  for (const key of Object.keys(req.query)) {
-    if (!allowed.includes(key)) throw badRequest(`unknown query parameter "${key}" (this route takes: ${allowed.join(', ')})`, { field: key });
-  }
-  const single = (name: string): string | undefined => {
-    const v = req.query[name];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string') throw badRequest(`${name} must be given once, as a plain value`, { field: name });
-    return v;
-  };
+  const { single, int } = queryParams(req, allowed);
   return {
-    int(name: string, min: number, max: number, dflt: number): number {
-      const v = single(name);
-      if (v === undefined) return dflt;
-      const n = /^\d{1,10}$/.test(v) ? Number(v) : NaN;
-      if (!(n >= min && n <= max)) throw badRequest(`${name} must be an integer from ${min} to ${max}`, { field: name });
-      return n;
-    },
+    int,
     /** A pool name filter; '' is the same as absent. */
     pool(): string | undefined {
       const v = single('pool');
@@ -269,7 +258,7 @@ export function snapshotReadRoutes(deps: ApiDeps): Router {
     return ids;
   }
 
-  r.get('/snapshots/system/:system_id', async (req, res) => {
+  route(r, SNAPSHOTS_API.listForSystem, async (req, res) => {
     const systemId = systemIdParam(req, 'system_id');
     requireSystem(res, systemId);
     const q = queryOf(req, ['pool', 'dataset', 'kind', 'limit', 'cursor', 'skip']);
@@ -293,7 +282,7 @@ export function snapshotReadRoutes(deps: ApiDeps): Router {
     res.json(page.rows.map(snapshotJson));
   });
 
-  r.delete('/snapshots/system/:system_id', async (req, res) => {
+  route(r, SNAPSHOTS_API.deleteForSystem, async (req, res) => {
     const systemId = systemIdParam(req, 'system_id');
     requireAdmin(res);
     queryOf(req, []);
@@ -317,7 +306,7 @@ export function snapshotReadRoutes(deps: ApiDeps): Router {
     });
   });
 
-  r.get('/snapshots/differences', async (req, res) => {
+  route(r, SNAPSHOTS_API.differences, async (req, res) => {
     requireAuthenticated(res);
     const q = queryOf(req, ['system_id_1', 'system_id_2', 'dataset']);
     const one = q.uuid('system_id_1');
@@ -328,7 +317,7 @@ export function snapshotReadRoutes(deps: ApiDeps): Router {
     res.json(differencesJson(await compareDataset(deps.pool, [one, two], dataset)));
   });
 
-  r.get('/snapshots/gaps', async (req, res) => {
+  route(r, SNAPSHOTS_API.gaps, async (req, res) => {
     requireAuthenticated(res);
     const q = queryOf(req, ['dataset', 'system_ids']);
     const dataset = q.dataset(true)!;
@@ -336,7 +325,7 @@ export function snapshotReadRoutes(deps: ApiDeps): Router {
     res.json(gapsJson(await compareDataset(deps.pool, ids, dataset)));
   });
 
-  r.get('/snapshots/compare-dataset', async (req, res) => {
+  route(r, SNAPSHOTS_API.compare, async (req, res) => {
     requireAuthenticated(res);
     const q = queryOf(req, ['dataset', 'system_ids']);
     const dataset = q.dataset(true)!;
@@ -344,7 +333,7 @@ export function snapshotReadRoutes(deps: ApiDeps): Router {
     res.json(compareJson(await compareDataset(deps.pool, ids, dataset)));
   });
 
-  r.get('/snapshots/history/:system_id', async (req, res) => {
+  route(r, SNAPSHOTS_API.history, async (req, res) => {
     const systemId = systemIdParam(req, 'system_id');
     requireSystem(res, systemId);
     const q = queryOf(req, ['days', 'limit', 'pool', 'dataset']);
@@ -359,7 +348,7 @@ export function snapshotReadRoutes(deps: ApiDeps): Router {
     res.json({ system_id: systemId, days, history, count: history.length });
   });
 
-  r.get('/snapshots/statistics/:system_id', async (req, res) => {
+  route(r, SNAPSHOTS_API.statistics, async (req, res) => {
     const systemId = systemIdParam(req, 'system_id');
     requireSystem(res, systemId);
     const q = queryOf(req, ['days']);
@@ -385,7 +374,7 @@ export function snapshotReadRoutes(deps: ApiDeps): Router {
   });
 
   // Last: every static /snapshots/... path above wins over the id.
-  r.get('/snapshots/:id', async (req, res) => {
+  route(r, SNAPSHOTS_API.get, async (req, res) => {
     requireAuthenticated(res);
     const id = snapshotIdParam(req);
     queryOf(req, []);

@@ -1,8 +1,10 @@
 import { Router, type Request } from 'express';
-import { SYNC_STATE_STATUSES, compile, syncStateReportSchema, type SyncStateReportBody } from '@zfs-sync/contracts';
+import { SYNC_STATE_STATUSES } from '@zfs-sync/contracts';
 import { checkDatasetPath, datasetSelected } from '@zfs-sync/domain';
 import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
+import { SYNC_API } from '@zfs-sync/contracts';
+import { documentedValidator, route } from '../http/route.js';
 import { jsonBody } from '../http/body.js';
 import { badRequest, forbidden, notFound, unauthorized, validationProblem } from '../http/problem.js';
 import { optionalUuidQuery, uuidParam } from './sync.routes.js';
@@ -58,13 +60,13 @@ const REPORT_FIELDS = ['sync_group_id', 'dataset', 'system_id', 'status', 'error
 export function syncStateRoutes(deps: ApiDeps): Router {
   const r = Router();
   const body = jsonBody(deps.config.jsonBodyLimitBytes);
-  const checkReport = compile<SyncStateReportBody>(syncStateReportSchema);
+  const checkReport = documentedValidator(SYNC_API.reportState);
 
   const states = deps.syncStates;
   const listStates = async (f: Parameters<typeof states.list>[0]) => (await states.list(f)).map(syncStateToJson);
   const groupExists = async (id: string) => (await deps.groups.get(id)) !== null;
 
-  r.get('/sync/states', async (req, res) => {
+  route(r, SYNC_API.states, async (req, res) => {
     const systemId = optionalUuidQuery(req, 'system_id');
     if (systemId) requireSystem(res, systemId);
     else requireAdmin(res);
@@ -73,7 +75,7 @@ export function syncStateRoutes(deps: ApiDeps): Router {
     res.json(await listStates({ groupId, systemId, status: statusFilter(q), dataset: q.dataset ? q.dataset : null }));
   });
 
-  r.get('/sync/groups/:id/states', async (req, res) => {
+  route(r, SYNC_API.groupStates, async (req, res) => {
     requireAdmin(res);
     const id = uuidParam(req, 'id');
     const q = plainQuery(req, ['system_id', 'status', 'dataset']);
@@ -81,7 +83,7 @@ export function syncStateRoutes(deps: ApiDeps): Router {
     res.json(await listStates({ groupId: id, systemId: optionalUuidQuery(req, 'system_id'), status: statusFilter(q), dataset: q.dataset ? q.dataset : null }));
   });
 
-  r.get('/sync/groups/:id/status', async (req, res) => {
+  route(r, SYNC_API.groupStatus, async (req, res) => {
     requireAdmin(res);
     const id = uuidParam(req, 'id');
     // One row per status present (or one null row for a group without states); none: no group.
@@ -107,7 +109,7 @@ export function syncStateRoutes(deps: ApiDeps): Router {
     });
   });
 
-  r.get('/sync/groups/:id/analysis', async (req, res) => {
+  route(r, SYNC_API.groupAnalysis, async (req, res) => {
     requireAdmin(res);
     const id = uuidParam(req, 'id');
     const group = await deps.groups.get(id);
@@ -138,7 +140,7 @@ export function syncStateRoutes(deps: ApiDeps): Router {
    * with the same fields is accepted too (one or the other). `dataset` may be the path relative
    * to the pool or, as the original sends it, `pool/path` of the reporting system's own dataset.
    */
-  r.post('/sync/states', ...body, async (req, res) => {
+  route(r, SYNC_API.reportState, ...body, async (req, res) => {
     const who = principalOf(res);
     if (who.kind === 'anonymous') throw unauthorized();
     if (who.kind !== 'admin' && who.kind !== 'host') throw forbidden('only a host key or the admin token can report sync states');

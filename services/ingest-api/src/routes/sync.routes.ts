@@ -1,18 +1,13 @@
 import { Router, type Request, type Response } from 'express';
-import {
-  addGroupMembersSchema,
-  createSyncGroupSchema,
-  instructionStatusSchema,
-  updateSyncGroupSchema,
-  type InstructionStatusBody,
-  type RecomputeDatasetPayload,
-  type SyncGroupBody,
-} from '@zfs-sync/contracts';
-import { DuplicateGroupNameError, InstructionStateError, mergeGroup, policyOf, syncGroupToJson, type InstructionRow, type LinkDiagnosticRow, type LinkRecord, type SyncGroupRow } from '@zfs-sync/db';
-import { checkSyncPolicy } from '@zfs-sync/domain';
+import { instructionCommandFieldsToJson, type RecomputeDatasetPayload } from '@zfs-sync/contracts';
+import { DuplicateGroupNameError, InstructionStateError, VERDICT_SEVERITY, listLinksPage, mergeGroup, policyOf, syncGroupToJson, type InstructionRow, type LinkDiagnosticRow, type LinkRecord, type SyncGroupRow } from '@zfs-sync/db';
+import { checkProtectionPolicy, checkSyncPolicy } from '@zfs-sync/domain';
 import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
-import { jsonBody, validBody } from '../http/body.js';
+import { SYNC_API, SYNC_GROUPS_API } from '@zfs-sync/contracts';
+import { bodyParser, route } from '../http/route.js';
+import { jsonBody } from '../http/body.js';
+import { queryParams, setTotal } from '../http/query.js';
 import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized, validationProblem } from '../http/problem.js';
 import { queueGroupRecompute } from '../sync/recompute-groups.js';
 import { systemIdParam } from './systems.routes.js';
@@ -44,6 +39,8 @@ export function instructionToJson(i: InstructionRow) {
     kind: i.kind,
     ...(i.strategy ? { strategy: i.strategy } : {}),
     sync_group_id: i.group_id,
+    // Every field the commands are made of, so the agent can rebuild them instead of running text.
+    ...(p.transferMode ? instructionCommandFieldsToJson(p) : {}),
     source_system_id: i.source_system_id,
     target_system_id: i.target_system_id,
     pool: p.pool,
@@ -115,10 +112,10 @@ function diagnosticReason(l: LinkDiagnosticRow, systemId: string, withheld: stri
 export function syncRoutes(deps: ApiDeps): Router {
   const r = Router();
   const body = jsonBody(deps.config.jsonBodyLimitBytes);
-  const parseCreate = validBody<SyncGroupBody>(createSyncGroupSchema);
-  const parseUpdate = validBody<Partial<SyncGroupBody>>(updateSyncGroupSchema);
-  const parseMembers = validBody<{ system_ids?: string[]; system_id?: string }>(addGroupMembersSchema);
-  const parseStatus = validBody<InstructionStatusBody>(instructionStatusSchema);
+  const parseCreate = bodyParser(SYNC_GROUPS_API.create);
+  const parseUpdate = bodyParser(SYNC_GROUPS_API.update);
+  const parseMembers = bodyParser(SYNC_GROUPS_API.addMembers);
+  const parseStatus = bodyParser(SYNC_API.instructionStatus);
 
   /** Validate a would-be group as a whole; an invalid combination is refused, never stored. */
   async function checkGroup(g: ReturnType<typeof mergeGroup>): Promise<void> {
@@ -126,6 +123,8 @@ export function syncRoutes(deps: ApiDeps): Router {
     const unknown = g.system_ids.filter((id) => !known.has(id));
     if (unknown.length) throw validationProblem({ pointer: '/system_ids', field: 'system_ids', detail: `system_ids contains unknown systems: ${unknown.join(', ')}` });
     const problems = checkSyncPolicy(policyOf({ ...g, id: 'new' } as SyncGroupRow), g.system_ids);
+    const protectionProblem = checkProtectionPolicy(g.protection);
+    if (protectionProblem) problems.push(protectionProblem);
     if (problems.length) {
       const field = /^([a-z_]+)/.exec(problems[0]!)?.[1] ?? '';
       throw validationProblem({ pointer: `/${field}`, field, detail: problems[0]! });
@@ -150,30 +149,30 @@ export function syncRoutes(deps: ApiDeps): Router {
     return g;
   }
 
-  r.post('/sync-groups', ...body, async (req, res) => {
+  route(r, SYNC_GROUPS_API.create, ...body, async (req, res) => {
     requireAdmin(res);
     await save(res, null, mergeGroup(null, parseCreate(req)), 201);
   });
-  r.get('/sync-groups', async (_req, res) => {
+  route(r, SYNC_GROUPS_API.list, async (_req, res) => {
     requireAdmin(res);
     res.json((await deps.groups.list()).map(syncGroupToJson));
   });
-  r.get('/sync-groups/:id', async (req, res) => {
+  route(r, SYNC_GROUPS_API.get, async (req, res) => {
     requireAdmin(res);
     res.json(syncGroupToJson(await groupOr404(uuidParam(req, 'id'))));
   });
-  r.put('/sync-groups/:id', ...body, async (req, res) => {
+  route(r, SYNC_GROUPS_API.update, ...body, async (req, res) => {
     requireAdmin(res);
     const id = uuidParam(req, 'id');
     await save(res, id, mergeGroup(await groupOr404(id), parseUpdate(req)), 200);
   });
-  r.delete('/sync-groups/:id', async (req, res) => {
+  route(r, SYNC_GROUPS_API.delete, async (req, res) => {
     requireAdmin(res);
     const id = uuidParam(req, 'id');
     if (!(await deps.groups.delete(id))) throw notFound(`no sync group with id ${id}`);
     res.status(204).end();
   });
-  r.post('/sync-groups/:id/systems', ...body, async (req, res) => {
+  route(r, SYNC_GROUPS_API.addMembers, ...body, async (req, res) => {
     requireAdmin(res);
     const id = uuidParam(req, 'id');
     const group = await groupOr404(id);
@@ -182,7 +181,7 @@ export function syncRoutes(deps: ApiDeps): Router {
     if (ids.length === 0) throw validationProblem({ pointer: '/system_ids', field: 'system_ids', detail: 'system_ids is required' });
     await save(res, id, mergeGroup(group, { system_ids: [...group.system_ids, ...ids] }), 200);
   });
-  r.delete('/sync-groups/:id/systems/:system_id', async (req, res) => {
+  route(r, SYNC_GROUPS_API.removeMember, async (req, res) => {
     requireAdmin(res);
     const id = uuidParam(req, 'id');
     const systemId = uuidParam(req, 'system_id');
@@ -195,13 +194,15 @@ export function syncRoutes(deps: ApiDeps): Router {
 
   // ---- instructions and the feedback loop ----
 
-  r.get('/sync/instructions/:system_id', async (req, res) => {
+  route(r, SYNC_API.instructions, async (req, res) => {
     const systemId = systemIdParam(req, 'system_id');
     const who = requireSystem(res, systemId);
     const groupId = optionalUuidQuery(req, 'sync_group_id');
     const diagnostics = req.query.include_diagnostics === 'true' || req.query.include_diagnostics === '1';
     // Only the host itself takes the offer lease on what it is handed; an operator looking does not.
-    const { handed, withheld } = await deps.instructions.handOut(systemId, { groupId, offerSeconds: deps.config.instructionOfferSeconds, lease: who.kind === 'host' });
+    // `lease=false` lets a host look without taking (the agent's --dry-run).
+    const { handed, withheld } = await deps.instructions.handOut(systemId, { groupId, offerSeconds: deps.config.instructionOfferSeconds, lease: who.kind === 'host' && req.query.lease !== 'false' });
+    if (who.kind === 'host') for (const i of handed) deps.metrics.plansHandedOut.inc({ kind: i.kind });
     // A plan the latest inventories no longer allow is not handed out; the engine replaces it.
     await askForRecompute(
       withheld.map((w) => ({ group_id: w.instruction.group_id, dataset: w.instruction.dataset, reason: 'plan withheld at hand-out' })),
@@ -235,7 +236,7 @@ export function syncRoutes(deps: ApiDeps): Router {
     res.json(answer);
   });
 
-  r.post('/sync/instructions/:instruction_id/status', ...body, async (req, res) => {
+  route(r, SYNC_API.instructionStatus, ...body, async (req, res) => {
     const id = uuidParam(req, 'instruction_id');
     const who = principalOf(res);
     if (who.kind === 'anonymous') throw unauthorized();
@@ -245,6 +246,7 @@ export function syncRoutes(deps: ApiDeps): Router {
     let recorded;
     try {
       recorded = await deps.instructions.recordReport(id, who.systemId, report.status, { bytes, error: report.error ?? null, runLeaseSeconds: deps.config.instructionLeaseSeconds });
+      if (report.status === 'succeeded' || report.status === 'failed') deps.metrics.transfers.inc({ outcome: report.status });
     } catch (err) {
       if (err instanceof InstructionStateError) {
         if (err.message === 'not-found') throw notFound(`no instruction ${id} for this system`);
@@ -276,17 +278,33 @@ export function syncRoutes(deps: ApiDeps): Router {
 
   // ---- links ----
 
-  r.get('/sync/groups/:id/links', async (req, res) => {
+  route(r, SYNC_API.groupLinks, async (req, res) => {
     requireAdmin(res);
     const id = uuidParam(req, 'id');
     await groupOr404(id);
     res.json((await deps.links.ofGroup(id)).map(linkToJson));
   });
 
-  r.get('/sync/links', async (req, res) => {
+  route(r, SYNC_API.links, async (req, res) => {
     const systemId = optionalUuidQuery(req, 'system_id');
     if (systemId) requireSystem(res, systemId);
     else requireAdmin(res);
+    if (Object.keys(req.query).some((k) => k !== 'system_id')) {
+      // Paged, filtered view (additive; without these parameters the original full list below).
+      const q = queryParams(req, ['system_id', 'sync_group_id', 'verdict', 'only_problems', 'q', 'limit', 'offset']);
+      const { limit, offset } = q.page(100, 1000);
+      const page = await listLinksPage(deps.pool, {
+        groupId: q.uuid('sync_group_id'),
+        systemId,
+        verdicts: q.listOf('verdict', VERDICT_SEVERITY),
+        onlyProblems: q.bool('only_problems'),
+        q: q.text('q', 255),
+        limit,
+        offset,
+      });
+      setTotal(res, page.total);
+      return res.json(page.rows.map((l) => ({ ...linkToJson(l), sync_group_name: l.group_name, source_hostname: l.source_hostname, target_hostname: l.target_hostname })));
+    }
     res.json((await deps.links.ofSystem(systemId)).map(linkToJson));
   });
 

@@ -1,23 +1,16 @@
 import { createHash } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import {
-  heartbeatSchema,
-  registerSystemSchema,
-  rotateKeySchema,
-  updateSystemSchema,
-  type HeartbeatBody,
-  type RegisterSystemBody,
-  type RotateKeyBody,
-  type UpdateSystemBody,
-} from '@zfs-sync/contracts';
-import { DuplicateHostnameError, SystemInUseError, systemToJson, type SystemJson } from '@zfs-sync/db';
+import { DuplicateHostnameError, SYSTEM_SORTS, SystemInUseError, listSystemsPage, systemToJson, type SystemJson, type SystemSort } from '@zfs-sync/db';
 import { forgetHeartbeats, lastSeenOf, recordHeartbeat, rememberHeartbeatMeta, type RecordedHeartbeat } from '@zfs-sync/queue';
-import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
+import { principalOf, requireAdmin, requireReader, requireSystem } from '../auth/authenticate.js';
+import { queryParams, setTotal } from '../http/query.js';
 import { hashKey, newHostKey } from '../auth/credentials.js';
 import type { ApiDeps } from '../deps.js';
+import { SYSTEMS_API } from '@zfs-sync/contracts';
+import { bodyParser, route } from '../http/route.js';
 import { groupIdsOf, queueGroupRecompute } from '../sync/recompute-groups.js';
 import { DatasetHashes } from '../inventory/dataset-hashes.js';
-import { jsonBody, validBody } from '../http/body.js';
+import { jsonBody } from '../http/body.js';
 import { badRequest, conflict, forbidden, notFound, unauthorized } from '../http/problem.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -56,10 +49,10 @@ export function systemsRoutes(deps: ApiDeps): Router {
     });
   };
   const body = jsonBody(deps.config.jsonBodyLimitBytes);
-  const parseRegister = validBody<RegisterSystemBody>(registerSystemSchema);
-  const parseUpdate = validBody<UpdateSystemBody>(updateSystemSchema);
-  const parseHeartbeat = validBody<HeartbeatBody>(heartbeatSchema, { emptyAsObject: true });
-  const parseRotate = validBody<RotateKeyBody>(rotateKeySchema, { emptyAsObject: true });
+  const parseRegister = bodyParser(SYSTEMS_API.register);
+  const parseUpdate = bodyParser(SYSTEMS_API.update);
+  const parseHeartbeat = bodyParser(SYSTEMS_API.heartbeat);
+  const parseRotate = bodyParser(SYSTEMS_API.rotateKey);
   const timeout = deps.config.heartbeatTimeoutSeconds;
 
   const healthEntry = (s: { id: string; hostname: string; last_seen: Date | null; age_seconds: number | null }) => {
@@ -75,7 +68,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     };
   };
 
-  r.post('/systems', ...body, async (req, res) => {
+  route(r, SYSTEMS_API.register, ...body, async (req, res) => {
     const who = principalOf(res);
     const allowed = who.kind === 'admin' || who.kind === 'enrollment' || (who.kind === 'anonymous' && deps.config.openRegistration);
     if (!allowed) {
@@ -94,21 +87,38 @@ export function systemsRoutes(deps: ApiDeps): Router {
     }
   });
 
-  r.get('/systems', async (_req, res) => {
-    requireAdmin(res);
-    res.json(await withLastSeen((await deps.systems.list()).map(systemToJson)));
+  // Without query parameters: every system (the original's bare array). With any of them: one
+  // page, searched, filtered and sorted in PostgreSQL, the total in X-Total-Count.
+  route(r, SYSTEMS_API.list, async (req, res) => {
+    requireReader(res);
+    if (Object.keys(req.query).length === 0) return res.json(await withLastSeen((await deps.systems.list()).map(systemToJson)));
+    const q = queryParams(req, ['q', 'status', 'site', 'sort', 'order', 'limit', 'offset', 'include']);
+    const { limit, offset } = q.page(100, 1000);
+    const page = await listSystemsPage(deps.pool, {
+      heartbeatTimeoutSeconds: timeout,
+      q: q.text('q', 253),
+      status: q.oneOf('status', ['online', 'offline'] as const, null),
+      site: q.text('site', 64),
+      sort: q.oneOf('sort', Object.keys(SYSTEM_SORTS) as SystemSort[], 'hostname')!,
+      order: q.oneOf('order', ['asc', 'desc'] as const, 'asc')!,
+      limit,
+      offset,
+      withStats: q.oneOf('include', ['stats'] as const, null) === 'stats',
+    });
+    setTotal(res, page.total);
+    res.json(page.rows);
   });
 
   // Static health paths come before /systems/:id so "health" is never read as an id.
-  for (const filter of ['all', 'online', 'offline'] as const) {
-    r.get(`/systems/health/${filter}`, async (_req, res) => {
+  for (const [filter, spec] of [['all', SYSTEMS_API.healthAll], ['online', SYSTEMS_API.healthOnline], ['offline', SYSTEMS_API.healthOffline]] as const) {
+    route(r, spec, async (_req, res) => {
       requireAdmin(res);
       const systems = (await agesWithLastSeen(await deps.systems.heartbeatAges())).map(healthEntry).filter((s) => filter === 'all' || s.status === filter);
       res.json({ systems, count: systems.length });
     });
   }
 
-  r.get('/systems/:id', async (req, res) => {
+  route(r, SYSTEMS_API.get, async (req, res) => {
     const id = systemIdParam(req);
     requireSystem(res, id);
     const system = await deps.systems.get(id);
@@ -116,7 +126,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     res.json((await withLastSeen([systemToJson(system)]))[0]);
   });
 
-  r.put('/systems/:id', ...body, async (req, res) => {
+  route(r, SYSTEMS_API.update, ...body, async (req, res) => {
     const id = systemIdParam(req);
     requireAdmin(res);
     const input = parseUpdate(req);
@@ -130,7 +140,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     }
   });
 
-  r.delete('/systems/:id', async (req, res) => {
+  route(r, SYSTEMS_API.delete, async (req, res) => {
     const id = systemIdParam(req);
     requireAdmin(res);
     const groups = await groupIdsOf(deps, id);
@@ -155,13 +165,15 @@ export function systemsRoutes(deps: ApiDeps): Router {
    * written at once, and when the metadata changed. Otherwise the heartbeat-expiry sweep writes
    * last_seen with everyone else's in one UPDATE. Redis unreachable: straight to PostgreSQL.
    */
-  r.post('/systems/:id/heartbeat', ...body, async (req, res: Response) => {
+  route(r, SYSTEMS_API.heartbeat, ...body, async (req, res: Response) => {
     const id = systemIdParam(req);
     requireSystem(res, id, { hostOnly: true });
     const hb = parseHeartbeat(req);
     const patch: Record<string, unknown> = { ...(hb.metadata ?? {}) };
     if (hb.agent_version !== undefined) patch.agent_version = hb.agent_version;
-    const metaHash = Object.keys(patch).length ? createHash('sha256').update(JSON.stringify(patch)).digest('hex') : null;
+    // The site is written through like metadata when it changes.
+    const written = hb.site === undefined ? patch : { ...patch, '~site': hb.site };
+    const metaHash = Object.keys(written).length ? createHash('sha256').update(JSON.stringify(written)).digest('hex') : null;
     let seen: RecordedHeartbeat | null = null;
     try {
       seen = await recordHeartbeat(deps.redis, prefix, id);
@@ -171,15 +183,15 @@ export function systemsRoutes(deps: ApiDeps): Router {
     const writeThrough = !seen || seen.previous === null || seen.at - seen.previous >= timeoutMs / 2 || (metaHash !== null && metaHash !== seen.metaHash);
     let lastSeen = seen ? new Date(seen.at) : new Date();
     if (writeThrough) {
-      const written = await deps.systems.heartbeat(id, patch, seen?.at);
-      if (!written) throw notFound(`no system with id ${id}`);
-      lastSeen = seen ? lastSeen : written;
+      const stored = await deps.systems.heartbeat(id, patch, hb.site, seen?.at);
+      if (!stored) throw notFound(`no system with id ${id}`);
+      lastSeen = seen ? lastSeen : stored;
       if (seen && metaHash !== null) await rememberHeartbeatMeta(deps.redis, prefix, id, metaHash).catch(() => {});
     }
     res.json({ system_id: id, last_seen: lastSeen.toISOString(), status: 'online' });
   });
 
-  r.post('/systems/:id/api-key/rotate', ...body, async (req, res) => {
+  route(r, SYSTEMS_API.rotateKey, ...body, async (req, res) => {
     const id = systemIdParam(req);
     requireSystem(res, id);
     const { old_key_valid_seconds = 0 } = parseRotate(req);
@@ -190,7 +202,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     res.json({ system_id: id, api_key: apiKey, old_key_valid_seconds });
   });
 
-  r.get('/systems/:id/health', async (req, res) => {
+  route(r, SYSTEMS_API.health, async (req, res) => {
     const id = systemIdParam(req);
     requireSystem(res, id);
     const [row] = await agesWithLastSeen(await deps.systems.heartbeatAges(id));

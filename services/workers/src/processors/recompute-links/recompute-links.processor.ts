@@ -8,6 +8,7 @@ import {
   emptyRecomputeResult,
   linkedDatasetsOf,
   loadGroupContext,
+  protectionDueForRefresh,
   recomputeGroupDataset,
   type RecomputeOptions,
 } from '@zfs-sync/db';
@@ -81,7 +82,8 @@ export const recomputeLinksProcessor: ProcessorDefinition = {
       },
     });
     // Time alone changes some verdicts: a snapshot becomes old enough to send
-    // (min_snapshot_age_seconds), a started transfer's run lease runs out, a host report or an
+    // (min_snapshot_age_seconds), a snapshot turns a day old (the protection view), a started
+    // transfer's run lease runs out, a host report or an
     // operator's resolution whose job was lost waits to be processed. upsertJobScheduler is
     // idempotent across replicas.
     const sweepWorker = defineWorker({
@@ -91,6 +93,8 @@ export const recomputeLinksProcessor: ProcessorDefinition = {
         const timeDependent = await groups.timeDependent();
         await deps.producer.enqueueBulk('recomputeGroup', timeDependent.map((id) => ({ group_id: id, reason: 'periodic sweep (min_snapshot_age_seconds)' })));
         const due = [...(await instructions.dueForRecompute(REDRIVE_AFTER_SECONDS)), ...(await conflicts.pendingResolutions(REDRIVE_AFTER_SECONDS)).map((r) => ({ ...r, reason: 'a confirmed resolution not processed yet' }))];
+        // Protection rows whose day-old snapshot the clock has moved (see assessProtection).
+        due.push(...(await protectionDueForRefresh(deps.pool)));
         await deps.producer.enqueueBulk('recomputeDataset', due);
         return { groups: timeDependent.length, datasets: due.length };
       },

@@ -37,11 +37,16 @@ export const reconcileProcessor: ProcessorDefinition = {
             // The API compared this report's datasets with hashes that never reached PostgreSQL:
             // the system's next inventory must be sent whole.
             await deps.redis.del(datasetHashesKey(deps.config.queuePrefix, payload.system_id)).catch(() => {});
+            deps.metrics.reportsFailed.inc({ mode: payload.mode });
           }
           if (err instanceof ReportRejectedError) throw new UnrecoverableError(err.message);
           throw err;
         }
         if (outcome.status === 'applied') {
+          if (!outcome.replayed) {
+            deps.metrics.reportsApplied.inc({ mode: payload.mode });
+            for (const change of ['added', 'removed', 'changed', 'unchanged'] as const) deps.metrics.rowsApplied.inc({ change }, outcome.counts[change]);
+          }
           await deps.producer.enqueueBulk('recomputeLinks', outcome.recompute);
           if (payload.generation !== null) {
             await deps.redis.set(appliedGenerationKey(deps.config.queuePrefix, payload.system_id), String(payload.generation)).catch(() => {});

@@ -1,0 +1,3 @@
+export * from './route.js';
+export * from './catalog.js';
+export * from './openapi.js';

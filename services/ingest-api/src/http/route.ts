@@ -1,0 +1,56 @@
+import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
+import { API_PREFIX, compile, expressPath, type BodyOf, type RouteSpec, type Validation } from '@zfs-sync/contracts';
+import { validBody } from './body.js';
+
+/** The middleware that marks a route with its catalog entry; the OpenAPI coverage test reads it. */
+export interface RouteTag extends RequestHandler {
+  routeSpec: RouteSpec;
+}
+
+export function routeTag(spec: RouteSpec): RouteTag {
+  const template = `${API_PREFIX}${expressPath(spec.path)}`;
+  const tag = ((_req: Request, res: Response, next: NextFunction) => {
+    res.locals.route = spec;
+    res.locals.routeTemplate = template;
+    next();
+  }) as RouteTag;
+  tag.routeSpec = spec;
+  return tag;
+}
+
+/**
+ * Register a route from its catalog entry (libs/contracts/src/api): method and path come from
+ * the entry, so the documentation and the server cannot disagree on them.
+ */
+export function route(router: Router, spec: RouteSpec, ...handlers: RequestHandler[]): void {
+  (router[spec.method] as (path: string, ...h: RequestHandler[]) => Router)(expressPath(spec.path), routeTag(spec), ...handlers);
+}
+
+/** Which schema object each route's body validator compiled (read by the OpenAPI coverage test). */
+export const BODY_VALIDATORS = new Map<RouteSpec, object>();
+
+/**
+ * The body validator of a documented route: it compiles exactly the schema object of the entry
+ * (the one the OpenAPI document shows), returns the type derived from that schema, and refuses
+ * to run on a route that is registered under another entry — a handler cannot validate against
+ * a schema other than the one documented for it.
+ */
+export function bodyParser<S extends RouteSpec & { body: object }>(spec: S): (req: Request) => BodyOf<S> {
+  const schema = spec.body.schema;
+  const parse = validBody<BodyOf<S>>(schema, { emptyAsObject: spec.body.optional === true });
+  BODY_VALIDATORS.set(spec, schema);
+  return (req: Request) => {
+    const mounted = req.res?.locals.route as RouteSpec | undefined;
+    if (mounted !== spec) throw new Error(`body validator of ${spec.operationId} used on ${mounted ? mounted.operationId : 'an undocumented route'}`);
+    return parse(req);
+  };
+}
+
+/**
+ * The raw validator of a documented body schema, for a route that validates something other than
+ * req.body against it (POST /sync/states takes the same fields as query parameters too).
+ */
+export function documentedValidator<S extends RouteSpec & { body: object }>(spec: S): (data: unknown) => Validation<BodyOf<S>> {
+  BODY_VALIDATORS.set(spec, spec.body.schema);
+  return compile<BodyOf<S>>(spec.body.schema);
+}
