@@ -27,6 +27,7 @@ import { Sampler, freePort, round, startService, type Service } from './ingest/p
 import { profilesIn, summarizeProfile, type ProfileSummary } from './ingest/profile.js';
 import { fmtInt, fmtNum, summary, table } from './ingest/stats.js';
 import { writeResult } from './lib/result.js';
+import { serviceEnv } from './lib/stack.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET_NEW = 40_000;
@@ -276,14 +277,7 @@ async function runRound(args: BenchArgs, workerConcurrency: number, logDir: stri
 
   const port = await freePort();
   const adminToken = `bench-admin-${randomBytes(16).toString('hex')}`;
-  const common = {
-    DATABASE_URL: database.url,
-    REDIS_URL: redisUrl,
-    ZFS_SYNC_QUEUE_PREFIX: prefix,
-    ZFS_SYNC_ADMIN_TOKEN: adminToken,
-    ZFS_SYNC_LOG_LEVEL: 'warn',
-    ZFS_SYNC_WORKER_CONCURRENCY: String(workerConcurrency),
-  };
+  const common = { ...serviceEnv({ databaseUrl: database.url, redisUrl, prefix, adminToken }), ZFS_SYNC_WORKER_CONCURRENCY: String(workerConcurrency) };
   const roundLogDir = join(logDir, `c${workerConcurrency}`);
   mkdirSync(roundLogDir, { recursive: true });
   const prof = (name: string) => (args.profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(roundLogDir, `prof-${name}`)}`] } : {});

@@ -34,6 +34,11 @@ export interface BenchStackOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The environment every benchmarked service gets: its own database and queue prefix, quiet logs. */
+export function serviceEnv(o: { databaseUrl: string; redisUrl: string; prefix: string; adminToken: string }): Record<string, string> {
+  return { DATABASE_URL: o.databaseUrl, REDIS_URL: o.redisUrl, ZFS_SYNC_QUEUE_PREFIX: o.prefix, ZFS_SYNC_ADMIN_TOKEN: o.adminToken, ZFS_SYNC_LOG_LEVEL: 'warn' };
+}
+
 /**
  * The real API and worker processes on a throwaway database (cloned from the migrated test
  * template) and a queue prefix of their own; `stop()` removes both.
@@ -45,14 +50,7 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
   const port = await freePort();
   const adminToken = `zs_admin_bench-${randomBytes(16).toString('hex')}`;
   const logDir = mkdtempSync(join(os.tmpdir(), 'zfs-sync-bench-'));
-  const common = {
-    DATABASE_URL: database.url,
-    REDIS_URL: redisUrl,
-    ZFS_SYNC_QUEUE_PREFIX: prefix,
-    ZFS_SYNC_ADMIN_TOKEN: adminToken,
-    ZFS_SYNC_LOG_LEVEL: 'warn',
-    ...opts.env,
-  };
+  const common = { ...serviceEnv({ databaseUrl: database.url, redisUrl, prefix, adminToken }), ...opts.env };
   // BENCH_CPU_PROF=<dir>: run the services under `node --cpu-prof` (profiles in <dir>/api, <dir>/worker).
   const prof = (name: string) => (process.env.BENCH_CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_CPU_PROF, name)}`] } : {});
   const apis = [startService('api', 'services/ingest-api/src/main.ts', { ...common, PORT: String(port), ZFS_SYNC_HOST: '127.0.0.1', ZFS_SYNC_API_PROCESSES: String(opts.apiProcesses ?? 1) }, { cwd: BENCH_ROOT, logDir, ...prof('api') })];

@@ -165,6 +165,9 @@ export interface ReconcilePayload {
 }
 
 const nullableUint = { type: ['string', 'null'], maxLength: 20, pattern: UINT64_PATTERN } as const;
+/** A dataset's identity and content hash, as every dataset of a job payload carries them. */
+const jobDatasetIdentity = { pool: { type: 'string', maxLength: 255 }, dataset: { type: 'string', maxLength: 255 } } as const;
+const sha256Hex = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
 export const reconcilePayloadSchema = {
   $id: 'ReconcilePayload',
   type: 'object',
@@ -178,7 +181,7 @@ export const reconcilePayloadSchema = {
     complete: { type: 'boolean' },
     chunk_index: { type: 'integer', minimum: 0 },
     chunk_count: { type: 'integer', minimum: 1 },
-    body_hash: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    body_hash: sha256Hex,
     received_at: { type: 'string', format: 'date-time' },
     datasets: {
       type: 'array',
@@ -187,10 +190,9 @@ export const reconcilePayloadSchema = {
         additionalProperties: false,
         required: ['pool', 'dataset', 'snapshots', 'bookmarks'],
         properties: {
-          pool: { type: 'string', maxLength: 255 },
-          dataset: { type: 'string', maxLength: 255 },
+          ...jobDatasetIdentity,
           receive_resume_token: { type: ['string', 'null'], maxLength: 8192 },
-          hash: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+          hash: sha256Hex,
           snapshots: {
             type: 'array',
             items: {
@@ -214,9 +216,8 @@ export const reconcilePayloadSchema = {
         additionalProperties: false,
         required: ['pool', 'dataset', 'hash', 'rows'],
         properties: {
-          pool: { type: 'string', maxLength: 255 },
-          dataset: { type: 'string', maxLength: 255 },
-          hash: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+          ...jobDatasetIdentity,
+          hash: sha256Hex,
           rows: { type: 'integer', minimum: 0 },
           receive_resume_token: { type: 'null' },
         },
