@@ -86,7 +86,8 @@ export function renderSummary(f: RunFiles, opts: { command: string; quick?: bool
     lines.push(`| this benchmark's own CPU s per 1M rows (all groups but other people's) | ${phases.map((p: any) => num((ours(p) / p.rows) * 1e6, 1)).join(' | ')} |`);
     lines.push(`| **bound on this machine with nobody else on it** (${cores} cores ÷ own CPU per row; one process ≤ 1 core) | ${phases.map((p: any) => `**${int(idleBound(p))} rows/s**`).join(' | ')} |`);
     lines.push(`| POST latency p50 / p99 ms | ${phases.map((p: any) => `${num(p.latency_ms.p50, 0)} / ${num(p.latency_ms.p99, 0)}`).join(' | ')} |`);
-    lines.push(`| job payload in Redis, mean KiB | ${phases.map((p: any) => num(p.jobs.payload_bytes_mean / 1024, 1)).join(' | ')} |`);
+    // Completed reconcile jobs are dropped from Redis at once, so the harness finds their sizes only while they are kept.
+    if (phases.some((p: any) => p.jobs.wait_ms.n > 0)) lines.push(`| job payload in Redis, mean KiB | ${phases.map((p: any) => (p.jobs.wait_ms.n > 0 ? num(p.jobs.payload_bytes_mean / 1024, 1) : '–')).join(' | ')} |`);
     lines.push(`| counts added / changed / unchanged / removed | ${phases.map((p: any) => `${int(p.counts.added)} / ${int(p.counts.changed)} / ${int(p.counts.unchanged)} / ${int(p.counts.removed)}`).join(' | ')} |`);
     const v = f.ingest.rounds[0].verification;
     lines.push('', `Stored-rows check: **${v.ok ? 'ok' : 'MISMATCH'}** — ${int(v.inventory_rows_stored)} of ${int(v.inventory_rows_expected)} inventory rows and ${int(v.batch_rows_stored)} of ${int(v.batch_rows_expected)} batch rows in PostgreSQL after the run.`, '');
