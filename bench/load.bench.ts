@@ -25,7 +25,7 @@ const opts: LoadOptions = {
   log: (m) => process.stderr.write(`[load] ${m}\n`),
 };
 opts.warmupS = flag('warmup', Math.min(FULL_LOAD.warmupS, Math.round(opts.durationS * 0.3)));
-const meta = benchMeta('load');
+const meta = benchMeta('load', 'test:load');
 const result = await runLoad(opts);
 for (const [name, c] of Object.entries(result.checks)) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${name}: ${c.detail}\n`);
 process.stdout.write(`heartbeat p50/p99 ${result.latency_ms.heartbeat.p50}/${result.latency_ms.heartbeat.p99} ms; report p50/p99 ${result.latency_ms.report.p50}/${result.latency_ms.report.p99} ms; ${result.rows_reported.toLocaleString('en-US')} rows reported\n`);

@@ -224,6 +224,7 @@ async function main() {
 
   const results = {
     benchmark: 'plan',
+    command: `npm run bench:plan${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     at: new Date().toISOString(),
     commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim(),
     machine: { cpus: os.cpus().length, node: process.version },

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** What every result file says about where and when it was measured. */
-export function benchMeta(benchmark: string) {
+export function benchMeta(benchmark: string, script = `bench:${benchmark}`) {
   let commit: string | null = null;
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: BENCH_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -16,7 +16,7 @@ export function benchMeta(benchmark: string) {
   }
   return {
     benchmark,
-    command: `npm run bench:${benchmark}${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    command: `npm run ${script}${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     started_at: new Date().toISOString(),
     git_commit: commit,
     machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? null, node: process.version, load_average_at_start: os.loadavg().map((l) => Math.round(l * 100) / 100) },
