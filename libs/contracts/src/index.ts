@@ -7,3 +7,4 @@ export * from './schemas/sync.schema.js';
 export * from './content-hash.js';
 export * from './schemas/instruction.schema.js';
 export * from './api/index.js';
+export * from './events.js';

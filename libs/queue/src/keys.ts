@@ -22,3 +22,6 @@ export const authInvalidateChannel = (prefix: string) => `${prefix}:auth:invalid
 
 /** Hash: `pool\0dataset` → content hash of the dataset in the newest accepted full inventory of a system. */
 export const datasetHashesKey = (prefix: string, systemId: string) => `${prefix}:dataset-hashes:${systemId}`;
+
+/** Redis stream of events (issue 10): the relay appends (bounded by MAXLEN), the webhook fan-out reads it with a consumer group, API replicas tail it for SSE. PostgreSQL's event table stays the record. */
+export const eventStreamKey = (prefix: string) => `${prefix}:events`;
