@@ -1,0 +1,3 @@
+export * from './address-policy.js';
+export * from './signature.js';
+export * from './retry-policy.js';
