@@ -14,6 +14,8 @@ export interface ConfigKeySpec {
   maximum?: number;
   enum?: string[];
   pattern?: string;
+  /** string-list: the pattern of each item (default: processor names, `^[a-z0-9-]+$`). */
+  itemPattern?: string;
   secret?: boolean;
 }
 
@@ -52,4 +54,12 @@ export const CONFIG_KEYS = [
   { key: 'metrics_token', env: [zs('metrics_token')], type: 'string', default: null, secret: true, doc: 'When set, the API\'s /metrics answers only to Authorization: Bearer <this token> (Prometheus: authorization.credentials). Unset: /metrics is open; keep it off the public network.' },
   { key: 'link_metrics', env: [zs('link_metrics')], type: 'boolean', default: false, doc: 'Export zfs_sync_link_lag_seconds, one series per link, from the fleet-metrics exporter. Off by default: fleets with many links would make too many series.' },
   { key: 'bull_board_read_only', env: [zs('bull_board_read_only')], type: 'boolean', default: true, doc: 'Bull Board (/admin/queues) only shows the queues; set false to let the admin retry, promote and remove jobs from the browser.' },
+  { key: 'webhook_allowed_cidrs', env: [zs('webhook_allowed_cidrs')], type: 'string-list', itemPattern: '^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$', default: [], doc: 'Comma-separated CIDR ranges webhooks may reach although they are loopback, private, link-local or otherwise internal (e.g. 10.20.0.0/16 for an internal receiver). Empty: only public addresses.' },
+  { key: 'webhook_retry_schedule', env: [zs('webhook_retry_schedule')], type: 'string-list', itemPattern: '^[0-9]{1,9}(ms|s|m|h|d)$', default: ['5s', '5m', '30m', '2h', '5h', '10h', '10h'], doc: 'Delays before each retry of a failed webhook delivery (after the first attempt), comma-separated (ms, s, m, h, d); after the last one the delivery is given up. A 429/503 answer\'s Retry-After replaces the delay.' },
+  { key: 'webhook_disable_after_seconds', env: [zs('webhook_disable_after_seconds')], type: 'integer', minimum: 1, maximum: 31_536_000, default: 432_000, doc: 'A webhook endpoint that has failed every delivery for this long is disabled (and a webhook.endpoint_disabled event says so).' },
+  { key: 'webhook_timeout_ms', env: [zs('webhook_timeout_ms')], type: 'integer', minimum: 100, maximum: 120_000, default: 15_000, doc: 'Timeout of one webhook request (connect to last response byte).' },
+  { key: 'webhook_delivery_concurrency', env: [zs('webhook_delivery_concurrency')], type: 'integer', minimum: 1, maximum: 1024, default: 32, doc: 'Webhook requests one delivery process makes at once.' },
+  { key: 'webhook_endpoint_concurrency', env: [zs('webhook_endpoint_concurrency')], type: 'integer', minimum: 1, maximum: 64, default: 2, doc: 'Webhook requests one delivery process makes at once to the same endpoint: a slow endpoint holds at most this many of the process\'s slots.' },
+  { key: 'webhook_secret_grace_seconds', env: [zs('webhook_secret_grace_seconds')], type: 'integer', minimum: 0, maximum: 2_592_000, default: 86_400, doc: 'After a webhook secret rotation, how long the old secret keeps signing alongside the new one (the rotate call may ask for another period).' },
+  { key: 'webhook_delivery_retention_seconds', env: [zs('webhook_delivery_retention_seconds')], type: 'integer', minimum: 60, maximum: 315_360_000, default: 2_592_000, doc: 'Webhook deliveries (and their attempts) older than this are pruned by a scheduled job.' },
 ] as const satisfies readonly ConfigKeySpec[];

@@ -38,6 +38,14 @@ export interface Config {
   failureBackoffSeconds: number;
   failureBackoffMaxSeconds: number;
   legacyStaleAfterSeconds: number;
+  webhookAllowedCidrs: string[];
+  webhookRetrySchedule: string[];
+  webhookDisableAfterSeconds: number;
+  webhookTimeoutMs: number;
+  webhookDeliveryConcurrency: number;
+  webhookEndpointConcurrency: number;
+  webhookSecretGraceSeconds: number;
+  webhookDeliveryRetentionSeconds: number;
   /** The built dashboard's directory (ends with a slash). */
   dashboardDir: string;
   /** Where the values came from, for the start-up log line (never the values of secrets). */
@@ -61,7 +69,7 @@ function jsonSchemaFor(spec: ConfigKeySpec): Record<string, unknown> {
     case 'boolean':
       return { type: 'boolean' };
     case 'string-list':
-      return { type: 'array', items: { type: 'string', pattern: '^[a-z0-9-]+$' }, maxItems: 64 };
+      return { type: 'array', items: { type: 'string', pattern: 'itemPattern' in spec && spec.itemPattern ? spec.itemPattern : '^[a-z0-9-]+$' }, maxItems: 64 };
     case 'string': {
       const s: Record<string, unknown> = { type: nullable ? ['string', 'null'] : 'string', minLength: 1, maxLength: 4096 };
       if ('enum' in spec && spec.enum) s.enum = nullable ? [...spec.enum, null] : spec.enum;

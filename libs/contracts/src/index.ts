@@ -8,3 +8,4 @@ export * from './content-hash.js';
 export * from './schemas/instruction.schema.js';
 export * from './api/index.js';
 export * from './events.js';
+export * from './schemas/webhook.schema.js';

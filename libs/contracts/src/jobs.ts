@@ -1,4 +1,5 @@
 import { recomputeDatasetPayloadSchema, recomputeGroupPayloadSchema, type RecomputeDatasetPayload, type RecomputeGroupPayload } from './schemas/sync.schema.js';
+import { webhookDeliveryPayloadSchema, type WebhookDeliveryPayload } from './schemas/webhook.schema.js';
 import { reconcilePayloadSchema, recomputeLinksPayloadSchema, type ReconcilePayload, type RecomputeLinksPayload } from './schemas/inventory.schema.js';
 
 /**
@@ -80,6 +81,19 @@ export const JOBS = {
   } satisfies JobDefinition<RecomputeGroupPayload> as JobDefinition<RecomputeGroupPayload>,
   inventorySweep: sweepJob('inventory-sweep'),
   syncSweep: sweepJob('sync-sweep'),
+  webhookDelivery: {
+    queue: 'webhook-deliveries',
+    name: 'deliver',
+    schema: webhookDeliveryPayloadSchema,
+    // The webhook retry schedule (minutes to hours, Retry-After) is the delivery processor's own:
+    // every attempt is its own job, queued by the previous one. BullMQ's retries only cover a
+    // crash or an outage of PostgreSQL/Redis while an attempt is recorded.
+    retry: { ...standardRetry, attempts: 5, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600, count: 10_000 } },
+    // One job per attempt: a re-queued attempt collapses while the job is kept, and the
+    // processor skips an attempt already recorded (unique (delivery, attempt) row).
+    jobId: (p) => `dlv-${p.delivery_id}-${p.attempt}`,
+  } satisfies JobDefinition<WebhookDeliveryPayload> as JobDefinition<WebhookDeliveryPayload>,
+  webhookRetentionSweep: sweepJob('webhook-retention'),
 } as const;
 
 export type JobKey = keyof typeof JOBS;

@@ -20,6 +20,7 @@ import { snapshotReadRoutes } from './routes/snapshot-read.routes.js';
 import { syncRoutes } from './routes/sync.routes.js';
 import { syncStateRoutes } from './routes/sync-state.routes.js';
 import { systemsRoutes } from './routes/systems.routes.js';
+import { webhookRoutes } from './routes/webhooks.routes.js';
 
 export { API_PREFIX };
 
@@ -63,6 +64,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   api.use(conflictRoutes(deps));
   api.use(fleetRoutes(deps));
   api.use(linkViewRoutes(deps));
+  api.use(webhookRoutes(deps));
   app.use(API_PREFIX, api);
   app.use(dashboardRoutes(deps.config.dashboardDir));
 

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Config } from '@zfs-sync/config';
-import { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SyncStatesRepository, SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
+import { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SyncStatesRepository, SystemsRepository, WebhooksRepository, createOrm, createPgPool } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
 import { createMetricsRegistry } from '@zfs-sync/runtime';
 import { Producer, producerConnection, whenConnected } from '@zfs-sync/queue';
@@ -36,6 +36,7 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
     links: new LinksRepository(pool),
     conflicts: new ConflictsRepository(pool),
     syncStates: new SyncStatesRepository(pool),
+    webhooks: new WebhooksRepository(pool),
     adminTokenHash: admin.hash,
     keyCache,
     metrics: createApiMetrics(createMetricsRegistry('ingest-api')),

@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Config } from '@zfs-sync/config';
-import type { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SyncStatesRepository, SystemsRepository } from '@zfs-sync/db';
+import type { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SyncStatesRepository, SystemsRepository, WebhooksRepository } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
 import type { Producer } from '@zfs-sync/queue';
 import type { KeyCache } from './auth/key-cache.js';
@@ -23,6 +23,7 @@ export interface ApiDeps {
   links: LinksRepository;
   conflicts: ConflictsRepository;
   syncStates: SyncStatesRepository;
+  webhooks: WebhooksRepository;
   adminTokenHash: string;
   /** Host key → system, cached per process; invalidated across processes on rotation and deletion. */
   keyCache: KeyCache;

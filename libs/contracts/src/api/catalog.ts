@@ -5,6 +5,7 @@ import { SNAPSHOTS_API } from './snapshots.api.js';
 import { CONFLICTS_API, SYNC_API, SYNC_GROUPS_API } from './sync.api.js';
 import { SYSTEMS_API } from './systems.api.js';
 import { VIEWS_API } from './views.api.js';
+import { WEBHOOKS_API } from './webhooks.api.js';
 
 /**
  * Every route of the API, by area. An area file defines its entries; list it here once. The
@@ -20,8 +21,9 @@ export const API_AREAS: Record<string, Record<string, RouteSpec>> = {
   sync: SYNC_API,
   conflicts: CONFLICTS_API,
   views: VIEWS_API,
+  webhooks: WEBHOOKS_API,
 };
 
 export const API_ROUTES: readonly RouteSpec[] = Object.values(API_AREAS).flatMap((area) => Object.values(area));
 
-export { HEALTH_API, META_API, SYSTEMS_API, INVENTORY_API, SNAPSHOTS_API, SYNC_GROUPS_API, SYNC_API, CONFLICTS_API, VIEWS_API };
+export { HEALTH_API, META_API, SYSTEMS_API, INVENTORY_API, SNAPSHOTS_API, SYNC_GROUPS_API, SYNC_API, CONFLICTS_API, VIEWS_API, WEBHOOKS_API };
