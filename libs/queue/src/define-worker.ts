@@ -6,6 +6,8 @@ import { payloadValidator } from './producer.js';
 
 export interface WorkerContext {
   job: Job;
+  /** The job's lock token (for job.moveToDelayed and the like). */
+  token: string | undefined;
   logger: Logger;
 }
 
@@ -30,11 +32,11 @@ export function defineWorker<K extends JobKey>(opts: DefineWorkerOptions<K>): Wo
   const logger = opts.logger.child({ queue: def.queue });
   const worker = new Worker(
     def.queue,
-    async (job: Job) => {
+    async (job: Job, token?: string) => {
       if (job.name !== def.name) throw new UnrecoverableError(`queue ${def.queue} has no handler for job ${job.name}`);
       const check = validate(job.data);
       if (!check.ok) throw new UnrecoverableError(`invalid payload: ${check.error.detail}`);
-      return opts.handler(job.data as PayloadOf<K>, { job, logger: logger.child({ jobId: job.id }) });
+      return opts.handler(job.data as PayloadOf<K>, { job, token, logger: logger.child({ jobId: job.id }) });
     },
     {
       connection: workerConnection(opts.redisUrl),

@@ -3,9 +3,11 @@ import { fleetMetricsProcessor } from './processors/fleet-metrics/fleet-metrics.
 import { heartbeatExpiryProcessor } from './processors/heartbeat-expiry/heartbeat-expiry.processor.js';
 import { reconcileProcessor } from './processors/reconcile/reconcile.processor.js';
 import { recomputeLinksProcessor } from './processors/recompute-links/recompute-links.processor.js';
+import { webhookDeliveryProcessor } from './processors/webhook-delivery/webhook-delivery.processor.js';
+import { webhookFanoutProcessor } from './processors/webhook-fanout/webhook-fanout.processor.js';
 
 /** Every processor this image can run, by name. */
-export const PROCESSORS: readonly ProcessorDefinition[] = [heartbeatExpiryProcessor, reconcileProcessor, recomputeLinksProcessor, fleetMetricsProcessor];
+export const PROCESSORS: readonly ProcessorDefinition[] = [heartbeatExpiryProcessor, reconcileProcessor, recomputeLinksProcessor, fleetMetricsProcessor, webhookFanoutProcessor, webhookDeliveryProcessor()];
 
 /**
  * The processors named in WORKER_PROCESSORS (all when empty); an unknown name stops the start.
