@@ -1,11 +1,10 @@
 import { DelayedError } from 'bullmq';
-import type { LookupFunction } from 'node:net';
 import { WebhooksRepository, type EventAppender } from '@zfs-sync/db';
 import { classifyResponse, decideRetry, parseAllowedCidrs, parseDurationMs, signatureHeader, type AttemptOutcome } from '@zfs-sync/domain';
 import { defineWorker, type WorkerContext } from '@zfs-sync/queue';
 import type { WebhookDeliveryPayload } from '@zfs-sync/contracts';
 import type { ProcessorDefinition, WorkerDeps } from '../../processor.js';
-import { postWebhook } from './webhook-http.js';
+import { postWebhook, type NodeLookup } from './webhook-http.js';
 
 /**
  * Requests in flight per endpoint in this process. A job for an endpoint that has its share
@@ -29,8 +28,8 @@ class EndpointSlots {
 }
 
 export interface DeliveryOptions {
-  /** Tests: resolve names with this instead of the system resolver. */
-  lookup?: LookupFunction;
+  /** Tests: resolve names with this instead of the system resolver (the address check still applies). */
+  resolve?: NodeLookup;
   appendEvents?: EventAppender | null;
 }
 
@@ -74,7 +73,7 @@ export function createDeliverer(deps: Pick<WorkerDeps, 'config' | 'pool' | 'prod
         body,
         timeoutMs: deps.config.webhookTimeoutMs,
         allowed,
-        ...(options.lookup ? { lookup: options.lookup } : {}),
+        ...(options.resolve ? { resolve: options.resolve } : {}),
         headers: {
           'content-type': 'application/json',
           'user-agent': 'zfs-sync-webhooks/1',

@@ -13,7 +13,7 @@ export class RefusedAddressError extends Error {
   readonly code = 'EREFUSEDADDRESS';
 }
 
-type NodeLookup = (hostname: string, options: dns.LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, addresses: dns.LookupAddress[]) => void) => void;
+export type NodeLookup = (hostname: string, options: dns.LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, addresses: dns.LookupAddress[]) => void) => void;
 
 /**
  * A `lookup` for the socket: resolve the name, then keep only the addresses webhooks may reach.
@@ -56,7 +56,8 @@ export interface SendOptions {
   body: string;
   timeoutMs: number;
   allowed: readonly Cidr[];
-  lookup?: LookupFunction;
+  /** The resolver behind the address check (tests resolve names without DNS); the system's by default. */
+  resolve?: NodeLookup;
 }
 
 // No keep-alive: every request connects anew, so every connection goes through the lookup check.
@@ -85,7 +86,7 @@ export async function postWebhook(o: SendOptions): Promise<WebhookResponse> {
         followRedirect: false,
         throwHttpErrors: false,
         timeout: { request: o.timeoutMs },
-        dnsLookup: o.lookup ?? guardedLookup(o.allowed),
+        dnsLookup: guardedLookup(o.allowed, o.resolve),
         agent,
         decompress: false,
       });
