@@ -60,7 +60,7 @@ for (const url of MATRIX) {
     const res = await api.request('POST', '/webhooks', { key: TEST_ADMIN_TOKEN, body: { url, event_types: ['*'] } });
     t.is(res.status, 422, res.text);
     t.is(res.body.field, 'url');
-    t.regex(res.headers.get('content-type') ?? '', /^application/problem+json/);
+    t.regex(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
   });
 }
 
