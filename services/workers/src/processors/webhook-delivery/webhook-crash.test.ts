@@ -62,6 +62,30 @@ test.serial('a delivery worker killed mid-request loses no delivery: another tak
   t.deepEqual(log[0].attempts.map((a: any) => [a.attempt, a.status_code]), [[1, 200]]);
 });
 
+test.serial('an endpoint failing continuously for webhook_disable_after_seconds is disabled, counted and its deliveries given up', async (t) => {
+  for (const w of running.splice(0)) await w.stop(5000);
+  const config = env.config({ ...overrides, webhook_disable_after_seconds: 1, webhook_retry_schedule: Array(20).fill('200ms') });
+  const workers = await startWorkers(config, createLogger('disable', config));
+  running.push(workers);
+  const ep = (await api.request('POST', '/webhooks', { ...admin, body: { url: rx.url('/broken'), event_types: ['*'] } })).body;
+  rx.on('/broken', (_r, res) => void res.writeHead(500).end());
+  await xaddEvent(env.redisUrl, env.prefix, 'sync.failed', {});
+  const e = await eventually(async () => (await api.request('GET', `/webhooks/${ep.id}`, admin)).body, (b) => b.enabled === false, 30_000);
+  t.false(e.enabled);
+  t.regex(e.disabled_reason, /failed continuously/);
+  t.truthy(e.failing_since);
+  t.regex(await workers.registry.metrics(), /zfs_sync_webhook_endpoints_disabled_total\{[^}]*\} 1\n/);
+  const log = (await api.request('GET', `/webhooks/${ep.id}/deliveries`, admin)).body;
+  t.is(log[0].status, 'dead');
+  t.true(log[0].attempts.length >= 2);
+  // Enabled again by the operator: the failure streak starts over.
+  const again = await api.request('PATCH', `/webhooks/${ep.id}`, { ...admin, body: { enabled: true } });
+  t.true(again.body.enabled);
+  t.is(again.body.failing_since, null);
+  t.is(again.body.disabled_reason, null);
+  await api.request('DELETE', `/webhooks/${ep.id}`, admin);
+});
+
 test.serial('entries a dead fan-out consumer read are claimed by another, and re-reading creates nothing twice', async (t) => {
   // No other fan-out runs: this test plays the consumers itself.
   for (const w of running.splice(0)) await w.stop(5000);
