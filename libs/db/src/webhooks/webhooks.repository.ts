@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import type { EventEnvelope, EventType } from '@zfs-sync/contracts';
+import type { EventEnvelope } from '@zfs-sync/contracts';
+import { appendEvents } from '../events/outbox.js';
 import { withTransaction } from '../transaction.js';
 
 export interface WebhookEndpointRow {
@@ -50,9 +51,6 @@ export interface WebhookAttemptRow {
   response_body: string | null;
   next_attempt_at: Date | null;
 }
-
-/** Appends events to the outbox in the caller's transaction (the events' own repository). */
-export type EventAppender = (client: pg.PoolClient, events: Array<{ type: EventType; data: Record<string, unknown> }>) => Promise<unknown>;
 
 const ENDPOINT_COLUMNS = `id, url, description, event_types, sync_group_ids::text[] as sync_group_ids, enabled, failing_since, disabled_reason, disabled_at,
   case when previous_secret_expires_at > now() then previous_secret_expires_at end as previous_secret_expires_at, created_at, updated_at`;
@@ -133,10 +131,7 @@ export interface AttemptRecord {
 
 /** Webhook endpoints, deliveries and attempts. Every statement is here; routes and processors call these. */
 export class WebhooksRepository {
-  constructor(
-    private readonly pool: pg.Pool,
-    private readonly appendEvents: EventAppender | null = null,
-  ) {}
+  constructor(private readonly pool: pg.Pool) {}
 
   async create(e: NewEndpoint): Promise<WebhookEndpointRow> {
     const { rows } = await this.pool.query(
@@ -259,7 +254,7 @@ export class WebhooksRepository {
         [r.endpointId, r.disableReason],
       );
       if (!disabled.rowCount) return { recorded: true, disabled: false };
-      await this.appendEvents?.(client, [{ type: 'webhook.endpoint_disabled', data: { endpoint_id: r.endpointId, url: disabled.rows[0].url, reason: r.disableReason } }]);
+      await appendEvents(client, [{ type: 'webhook.endpoint_disabled', data: { endpoint_id: r.endpointId, url: disabled.rows[0].url, reason: r.disableReason } }]);
       return { recorded: true, disabled: true };
     });
   }
@@ -269,7 +264,23 @@ export class WebhooksRepository {
     await this.pool.query(`update webhook_deliveries set status = 'dead', next_attempt_at = null, last_error = $2, updated_at = now() where id = $1 and status in ('pending', 'failed')`, [deliveryId, reason]);
   }
 
-  /** A test event for one endpoint: its delivery row, to be queued by the caller. */
+  /**
+   * A `webhook.test` event for one endpoint: recorded in the event log, and its delivery row
+   * created in the same transaction (to be queued by the caller). When the relay streams the
+   * event, the fan-out finds the delivery already there.
+   */
+  async createTestDelivery(endpointId: string): Promise<WebhookDeliveryRow> {
+    return withTransaction(this.pool, async (client) => {
+      const [event] = await appendEvents(client, [{ type: 'webhook.test', data: { endpoint_id: endpointId, message: 'a test event from zfs-sync' } }]);
+      const { rows } = await client.query(
+        `insert into webhook_deliveries (endpoint_id, event_id, event_type, event) values ($1, $2, $3, $4::jsonb) returning *`,
+        [endpointId, event!.id, event!.type, JSON.stringify(event)],
+      );
+      return rows[0];
+    });
+  }
+
+  /** A delivery of an event to one endpoint, outside the fan-out (tests, tools). */
   async createDirectDelivery(endpointId: string, event: EventEnvelope): Promise<WebhookDeliveryRow> {
     const { rows } = await this.pool.query(
       `insert into webhook_deliveries (endpoint_id, event_id, event_type, event) values ($1, $2, $3, $4::jsonb) returning *`,

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { Router, type Response } from 'express';
-import { WEBHOOKS_API, type EventEnvelope } from '@zfs-sync/contracts';
+import { WEBHOOKS_API } from '@zfs-sync/contracts';
 import { webhookDeliveryToJson, webhookEndpointToJson, type WebhookEndpointRow } from '@zfs-sync/db';
 import { checkWebhookUrl, newWebhookSecret, parseAllowedCidrs } from '@zfs-sync/domain';
 import { requireAdmin } from '../auth/authenticate.js';
@@ -111,8 +110,7 @@ export function webhookRoutes(deps: ApiDeps): Router {
     const e = await getOr404(uuidParam(req, 'id'));
     if (!e.enabled) throw conflict('the endpoint is disabled; enable it (PATCH enabled: true) to test it', { field: 'enabled' });
     // A test event goes to this endpoint only: its delivery is recorded and queued here.
-    const event: EventEnvelope<'webhook.test'> = { id: randomUUID(), type: 'webhook.test', occurred_at: new Date().toISOString(), data: { endpoint_id: e.id, message: 'a test event from zfs-sync' } };
-    const delivery = await deps.webhooks.createDirectDelivery(e.id, event);
+    const delivery = await deps.webhooks.createTestDelivery(e.id);
     await deps.producer.enqueue('webhookDelivery', { delivery_id: delivery.id, attempt: 1 });
     res.status(202).json(webhookDeliveryToJson(delivery));
   });

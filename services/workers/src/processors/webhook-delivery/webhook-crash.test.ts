@@ -78,6 +78,11 @@ test.serial('an endpoint failing continuously for webhook_disable_after_seconds 
   const log = (await api.request('GET', `/webhooks/${ep.id}/deliveries`, admin)).body;
   t.is(log[0].status, 'dead');
   t.true(log[0].attempts.length >= 2);
+  // The outbox records it once, in the transaction that disabled the endpoint.
+  const events = (await pgQuery(env.db.url, `select type, data from events where type = 'webhook.endpoint_disabled'`)).rows;
+  t.is(events.length, 1);
+  t.is(events[0].data.endpoint_id, ep.id);
+  t.regex(events[0].data.reason, /failed continuously/);
   // Enabled again by the operator: the failure streak starts over.
   const again = await api.request('PATCH', `/webhooks/${ep.id}`, { ...admin, body: { enabled: true } });
   t.true(again.body.enabled);

@@ -1,5 +1,5 @@
 import { DelayedError } from 'bullmq';
-import { WebhooksRepository, type EventAppender } from '@zfs-sync/db';
+import { WebhooksRepository } from '@zfs-sync/db';
 import { classifyResponse, decideRetry, parseAllowedCidrs, parseDurationMs, signatureHeader, type AttemptOutcome } from '@zfs-sync/domain';
 import { defineWorker, type WorkerContext } from '@zfs-sync/queue';
 import type { WebhookDeliveryPayload } from '@zfs-sync/contracts';
@@ -30,12 +30,11 @@ class EndpointSlots {
 export interface DeliveryOptions {
   /** Tests: resolve names with this instead of the system resolver (the address check still applies). */
   resolve?: NodeLookup;
-  appendEvents?: EventAppender | null;
 }
 
 /** The attempt a delivery job asks for: made once, recorded once, and the retry it calls for queued. */
 export function createDeliverer(deps: Pick<WorkerDeps, 'config' | 'pool' | 'producer' | 'metrics' | 'logger'>, options: DeliveryOptions = {}) {
-  const repo = new WebhooksRepository(deps.pool, options.appendEvents ?? null);
+  const repo = new WebhooksRepository(deps.pool);
   const allowed = parseAllowedCidrs(deps.config.webhookAllowedCidrs);
   const scheduleMs = deps.config.webhookRetrySchedule.map(parseDurationMs);
   const slots = new EndpointSlots(deps.config.webhookEndpointConcurrency);

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { Webhook } from 'standardwebhooks';
 import { eventually, startTestStack, TEST_ADMIN_TOKEN, type TestStack } from '@zfs-sync/testkit/stack';
+import { pgQuery } from '@zfs-sync/testkit';
 import { TestReceiver, xaddEvent } from './test-receiver.js';
 
 // The whole service (API + every processor) with a test-shortened retry schedule, and the
@@ -191,6 +192,8 @@ test.serial('the test event goes to that endpoint only; after a rotation both se
   t.is(sent.status, 202);
   const [req] = await eventually(async () => rx.at('/test-a'), (r) => r.length > 0);
   t.is(JSON.parse(req!.body).type, 'webhook.test');
+  // It is in the event log too (the outbox), under the id the receiver saw.
+  t.is((await pgQuery(stack.env.db.url, 'select type from events where id = $1', [req!.headers['webhook-id']])).rows[0]?.type, 'webhook.test');
   t.notThrows(() => new Webhook(a.secret).verify(req!.body, req!.headers));
   const rotated = await stack.api.request('POST', `/webhooks/${a.id}/rotate-secret`, { ...admin, body: { grace_seconds: 3600 } });
   t.is(rotated.status, 200);
