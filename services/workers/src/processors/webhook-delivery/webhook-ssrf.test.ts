@@ -10,7 +10,8 @@ import type pg from 'pg';
 import { createWorkerMetrics } from '../../metrics.js';
 import { createDeliverer } from './webhook-delivery.processor.js';
 import { TestReceiver } from './test-receiver.js';
-import type { NodeLookup } from './webhook-http.js';
+import { guardedLookup, type NodeLookup } from './webhook-http.js';
+import { parseAllowedCidrs } from '@zfs-sync/domain';
 
 // SSRF: the API without an allow-list refuses internal URLs; the delivery processor checks the
 // address it connects to. No test here opens a connection to anything but the loopback receiver.
@@ -96,16 +97,28 @@ test.serial('a stored loopback URL is refused at delivery once the allow-list no
   t.is(rx.received.length, before);
 });
 
-test.serial('DNS rebinding: a name that resolves to an internal address is refused at connect time', async (t) => {
-  const before = rx.received.length;
-  const resolve = fakeResolver({ 'rebind.example.com': ['127.0.0.1'], 'meta.example.com': ['169.254.169.254'], 'mixed.example.com': ['10.0.0.1', 'fd00::1'] });
-  for (const host of ['rebind.example.com', 'meta.example.com', 'mixed.example.com']) {
-    const d = await attempt(`http://${host}:${rx.port}/rebind`, [], resolve);
-    t.is(d.delivery.status, 'dead');
-    t.regex(d.attempts[0]!.error!, /refused to connect: .* resolves to/);
+test('the guarded lookup keeps only allowed addresses, and fails when none is left', async (t) => {
+  // Checked at the lookup itself: no request is made here, so even a broken guard connects nowhere.
+  const resolve = fakeResolver({ 'meta.example.com': ['169.254.169.254'], 'mixed.example.com': ['10.0.0.1', 'fd00::1'], 'split.example.com': ['10.0.0.1', '93.184.216.34'], 'public.example.com': ['93.184.216.34'] });
+  const look = (host: string, all: boolean, allowed: string[] = []) =>
+    new Promise<{ err: Error | null; result: unknown }>((done) => guardedLookup(parseAllowedCidrs(allowed), resolve)(host, { all }, (err: Error | null, result: unknown) => done({ err, result })));
+  for (const host of ['meta.example.com', 'mixed.example.com']) {
+    const r = await look(host, true);
+    t.regex(r.err?.message ?? '', /refused to connect: .* resolves to/);
   }
+  t.deepEqual((await look('split.example.com', true)).result, [{ address: '93.184.216.34', family: 4 }]);
+  t.is((await look('public.example.com', false)).result, '93.184.216.34');
+  t.deepEqual((await look('mixed.example.com', true, ['10.0.0.0/8'])).result, [{ address: '10.0.0.1', family: 4 }]);
+});
+
+test.serial('DNS rebinding: a name that passed creation but resolves to loopback is refused when the socket connects', async (t) => {
+  const before = rx.received.length;
+  const resolve = fakeResolver({ 'rebind.example.com': ['127.0.0.1'] });
+  const d = await attempt(`http://rebind.example.com:${rx.port}/rebind`, [], resolve);
+  t.is(d.delivery.status, 'dead');
+  t.regex(d.attempts[0]!.error!, /refused to connect: rebind.example.com resolves to 127.0.0.1/);
   t.is(rx.received.length, before);
-  // The same name with loopback allowed is delivered: the checked address is the one connected to.
+  // The same name with loopback allowed is delivered: the address checked is the one connected to.
   const ok = await attempt(`http://rebind.example.com:${rx.port}/rebind`, ['127.0.0.1/32'], resolve);
   t.is(ok.delivery.status, 'succeeded');
   t.is(rx.at('/rebind').length, 1);
