@@ -140,8 +140,10 @@ export const webhookFanoutProcessor: ProcessorDefinition = {
       workers: [],
       stop: async () => {
         stopping = true;
-        await Promise.race([loop, new Promise((r) => setTimeout(r, 3000))]);
+        // Ends a blocked XREADGROUP at once; entries read but not yet acknowledged stay pending
+        // and another replica claims them.
         redis.disconnect();
+        await Promise.race([loop, new Promise((r) => setTimeout(r, 3000))]);
       },
     };
   },
