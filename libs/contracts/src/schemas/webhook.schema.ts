@@ -35,7 +35,8 @@ export const webhookDeliveryPayloadSchema = {
   $id: 'WebhookDeliveryPayload',
   type: 'object',
   additionalProperties: false,
-  required: ['delivery_id', 'attempt'],
-  properties: { delivery_id: uuidString, attempt: { type: 'integer', minimum: 1, maximum: 10_000 } },
+  required: ['delivery_id', 'endpoint_id', 'attempt'],
+  // endpoint_id: the per-endpoint concurrency limit is checked before anything is read.
+  properties: { delivery_id: uuidString, endpoint_id: uuidString, attempt: { type: 'integer', minimum: 1, maximum: 10_000 } },
 } as const;
 export type WebhookDeliveryPayload = FromSchema<typeof webhookDeliveryPayloadSchema>;

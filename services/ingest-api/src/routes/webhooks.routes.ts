@@ -111,7 +111,7 @@ export function webhookRoutes(deps: ApiDeps): Router {
     if (!e.enabled) throw conflict('the endpoint is disabled; enable it (PATCH enabled: true) to test it', { field: 'enabled' });
     // A test event goes to this endpoint only: its delivery is recorded and queued here.
     const delivery = await deps.webhooks.createTestDelivery(e.id);
-    await deps.producer.enqueue('webhookDelivery', { delivery_id: delivery.id, attempt: 1 });
+    await deps.producer.enqueue('webhookDelivery', { delivery_id: delivery.id, endpoint_id: e.id, attempt: 1 });
     res.status(202).json(webhookDeliveryToJson(delivery));
   });
 
@@ -133,7 +133,7 @@ export function webhookRoutes(deps: ApiDeps): Router {
     if (!again) throw notFound(`no delivery ${deliveryId} of webhook endpoint ${id}`);
     // Its own job id: a retry of the same attempt number already waiting must not swallow it
     // (whichever runs first records the attempt; the other finds it recorded and stops).
-    await deps.producer.enqueue('webhookDelivery', { delivery_id: deliveryId, attempt: again.attempt }, { jobId: `dlv-${deliveryId}-${again.attempt}-redeliver-${Date.now()}` });
+    await deps.producer.enqueue('webhookDelivery', { delivery_id: deliveryId, endpoint_id: id, attempt: again.attempt }, { jobId: `dlv-${deliveryId}-${again.attempt}-redeliver-${Date.now()}` });
     res.status(202).json(webhookDeliveryToJson(again.delivery));
   });
 

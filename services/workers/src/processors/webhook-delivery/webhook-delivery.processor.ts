@@ -39,18 +39,31 @@ export function createDeliverer(deps: Pick<WorkerDeps, 'config' | 'pool' | 'prod
   const scheduleMs = deps.config.webhookRetrySchedule.map(parseDurationMs);
   const slots = new EndpointSlots(deps.config.webhookEndpointConcurrency);
 
-  const queueAttempt = async (deliveryId: string, attempt: number, at: Date) => {
-    await deps.producer.enqueue('webhookDelivery', { delivery_id: deliveryId, attempt }, { delay: Math.max(0, at.getTime() - Date.now()) });
+  const queueAttempt = async (deliveryId: string, endpointId: string, attempt: number, at: Date) => {
+    await deps.producer.enqueue('webhookDelivery', { delivery_id: deliveryId, endpoint_id: endpointId, attempt }, { delay: Math.max(0, at.getTime() - Date.now()) });
   };
 
   return async function deliver(payload: WebhookDeliveryPayload, ctx: Pick<WorkerContext, 'job' | 'token' | 'logger'>): Promise<Record<string, unknown>> {
+    // First, before any query: an endpoint that has its share of requests in flight waits.
+    if (!slots.tryAcquire(payload.endpoint_id)) {
+      await ctx.job.moveToDelayed(Date.now() + 200 + Math.floor(Math.random() * 800), ctx.token);
+      throw new DelayedError();
+    }
+    try {
+      return await attempt(payload, ctx);
+    } finally {
+      slots.release(payload.endpoint_id);
+    }
+  };
+
+  async function attempt(payload: WebhookDeliveryPayload, ctx: Pick<WorkerContext, 'logger'>): Promise<Record<string, unknown>> {
     const found = await repo.forAttempt(payload.delivery_id);
     if (!found) return { skipped: 'no such delivery (its endpoint was deleted, or it was pruned)' };
     const { delivery: d, endpoint: e } = found;
     if (d.attempt_count >= payload.attempt) {
       // A re-run of an attempt already recorded (a worker died after recording it): only make
       // sure the retry it called for is queued (job ids deduplicate).
-      if (d.attempt_count === payload.attempt && d.status === 'failed' && d.next_attempt_at) await queueAttempt(d.id, payload.attempt + 1, d.next_attempt_at);
+      if (d.attempt_count === payload.attempt && d.status === 'failed' && d.next_attempt_at) await queueAttempt(d.id, e.id, payload.attempt + 1, d.next_attempt_at);
       return { skipped: `attempt ${payload.attempt} already made` };
     }
     if (d.status === 'succeeded' || d.status === 'dead') return { skipped: `delivery is ${d.status}` };
@@ -58,32 +71,23 @@ export function createDeliverer(deps: Pick<WorkerDeps, 'config' | 'pool' | 'prod
       await repo.markDead(d.id, 'the endpoint is disabled');
       return { skipped: 'endpoint disabled' };
     }
-    if (!slots.tryAcquire(e.id)) {
-      await ctx.job.moveToDelayed(Date.now() + 100 + Math.floor(Math.random() * 200), ctx.token);
-      throw new DelayedError();
-    }
     const body = JSON.stringify(d.event);
     const startedAt = new Date();
     const timestamp = Math.floor(startedAt.getTime() / 1000);
-    let res;
-    try {
-      res = await postWebhook({
-        url: e.url,
-        body,
-        timeoutMs: deps.config.webhookTimeoutMs,
-        allowed,
-        ...(options.resolve ? { resolve: options.resolve } : {}),
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'zfs-sync-webhooks/1',
-          'webhook-id': d.event_id,
-          'webhook-timestamp': String(timestamp),
-          'webhook-signature': signatureHeader(e.previous_secret ? [e.secret, e.previous_secret] : [e.secret], d.event_id, timestamp, body),
-        },
-      });
-    } finally {
-      slots.release(e.id);
-    }
+    const res = await postWebhook({
+      url: e.url,
+      body,
+      timeoutMs: deps.config.webhookTimeoutMs,
+      allowed,
+      ...(options.resolve ? { resolve: options.resolve } : {}),
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'zfs-sync-webhooks/1',
+        'webhook-id': d.event_id,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signatureHeader(e.previous_secret ? [e.secret, e.previous_secret] : [e.secret], d.event_id, timestamp, body),
+      },
+    });
     const now = new Date();
     const outcome: AttemptOutcome = res.statusCode === null ? { kind: 'failure', retryAfterMs: null } : classifyResponse(res.statusCode, res.retryAfter, now);
     const decision = decideRetry({ attempt: payload.attempt, outcome, scheduleMs, now, failingSince: e.failing_since, disableAfterMs: deps.config.webhookDisableAfterSeconds * 1000 });
@@ -107,9 +111,9 @@ export function createDeliverer(deps: Pick<WorkerDeps, 'config' | 'pool' | 'prod
       deps.metrics.webhookEndpointsDisabled.inc();
       ctx.logger.warn({ ...summary, reason: decision.disableReason }, 'webhook endpoint disabled');
     } else if (decision.status !== 'succeeded') ctx.logger.info({ ...summary, error: res.error, next_attempt_at: decision.nextAttemptAt }, 'webhook delivery attempt failed');
-    if (decision.status === 'failed' && decision.nextAttemptAt) await queueAttempt(d.id, payload.attempt + 1, decision.nextAttemptAt);
+    if (decision.status === 'failed' && decision.nextAttemptAt) await queueAttempt(d.id, e.id, payload.attempt + 1, decision.nextAttemptAt);
     return summary;
-  };
+  }
 }
 
 /** Every hour: deliveries older than webhook_delivery_retention_seconds go, with their attempts. */

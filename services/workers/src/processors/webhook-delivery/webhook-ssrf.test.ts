@@ -84,7 +84,7 @@ async function attempt(url: string, allowedCidrs: string[], resolve?: NodeLookup
   const d = await repo.createDirectDelivery(e.id, { id: crypto.randomUUID(), type: 'webhook.test', occurred_at: new Date().toISOString(), data: {} });
   const config = env.config({ webhook_allowed_cidrs: allowedCidrs, webhook_retry_schedule: [], webhook_timeout_ms: 2000 });
   const deliver = createDeliverer({ config, pool, producer, logger: createLogger('t', config), metrics: createWorkerMetrics(createMetricsRegistry('t')) }, resolve ? { resolve } : {});
-  await deliver({ delivery_id: d.id, attempt: 1 }, { job: {} as Job, token: undefined, logger: createLogger('t', config) });
+  await deliver({ delivery_id: d.id, endpoint_id: e.id, attempt: 1 }, { job: {} as Job, token: undefined, logger: createLogger('t', config) });
   return (await repo.listDeliveries(e.id, { limit: 1, status: null }))[0]!;
 }
 

@@ -76,7 +76,7 @@ export class WebhookFanout {
         this.deps.logger.warn({ stream_id: id }, 'events stream entry is not an event envelope; skipped');
         continue;
       }
-      for (const d of await this.repo.fanOut(event, groupsOfEvent(event))) payloads.push({ delivery_id: d.id, attempt: 1 });
+      for (const d of await this.repo.fanOut(event, groupsOfEvent(event))) payloads.push({ delivery_id: d.id, endpoint_id: d.endpoint_id, attempt: 1 });
     }
     await this.deps.producer.enqueueBulk('webhookDelivery', payloads);
     if (ids.length) await this.redis.xack(this.key, FANOUT_GROUP, ...ids);
