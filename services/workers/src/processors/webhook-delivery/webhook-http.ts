@@ -5,6 +5,9 @@ import type { LookupFunction } from 'node:net';
 import got, { type Headers } from 'got';
 import { checkWebhookUrl, refusedAddressReason, type Cidr } from '@zfs-sync/domain';
 
+/** What a receiver sends is stored as text: NUL (which PostgreSQL text refuses) and a cut multi-byte character go. */
+const printable = (s: string) => s.replace(/\u0000/g, '').replace(/\uFFFD$/, '');
+
 /** How much of a receiver's answer is read (and kept in the attempt log). */
 export const RESPONSE_BODY_CAP_BYTES = 1024;
 
@@ -107,11 +110,11 @@ export async function postWebhook(o: SendOptions): Promise<WebhookResponse> {
       stream.on('end', () => resolve());
       stream.on('error', (err: Error) => (statusCode !== null ? resolve() : reject(err)));
     });
-    return { statusCode, durationMs: elapsed(), error: statusCode !== null && (statusCode < 200 || statusCode >= 300) ? `HTTP ${statusCode}` : null, responseBody: Buffer.concat(chunks).toString('utf8'), retryAfter };
+    return { statusCode, durationMs: elapsed(), error: statusCode !== null && (statusCode < 200 || statusCode >= 300) ? `HTTP ${statusCode}` : null, responseBody: printable(Buffer.concat(chunks).toString('utf8')), retryAfter };
   } catch (err) {
     const e = err as Error & { code?: string };
     const refused = e instanceof RefusedAddressError || (e as { cause?: unknown }).cause instanceof RefusedAddressError;
     const message = refused ? ((e as { cause?: Error }).cause?.message ?? e.message) : `${e.code ?? e.name}: ${e.message}`;
-    return { statusCode: null, durationMs: elapsed(), error: message.slice(0, 500), responseBody: null, retryAfter: undefined };
+    return { statusCode: null, durationMs: elapsed(), error: printable(message).slice(0, 500), responseBody: null, retryAfter: undefined };
   }
 }
