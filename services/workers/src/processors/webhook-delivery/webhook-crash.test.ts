@@ -119,6 +119,15 @@ test.serial('entries a dead fan-out consumer read are claimed by another, and re
     t.is(await count(), 2);
     const ids = (await pgQuery(env.db.url, 'select event_id from webhook_deliveries where endpoint_id = $1 order by created_at', [ep.id])).rows.map((r: any) => r.event_id).sort();
     t.deepEqual(ids, [a.id, b.id].sort());
+    // An entry that is no envelope, and one PostgreSQL refuses (a NUL in jsonb), are acknowledged
+    // and skipped; the good entry next to them is delivered.
+    await redis.xadd(eventStreamKey(env.prefix), '*', 'event_id', 'x', 'event', 'not json');
+    await xaddEvent(env.redisUrl, env.prefix, 'conflict.opened', { note: 'nul\u0000here' });
+    const good = await xaddEvent(env.redisUrl, env.prefix, 'conflict.opened', {});
+    await fanout.readOnce(100);
+    t.is(((await redis.xpending(eventStreamKey(env.prefix), FANOUT_GROUP)) as any[])[0], 0);
+    t.is(await count(), 3);
+    t.is((await pgQuery(env.db.url, 'select count(*) from webhook_deliveries where event_id = $1', [good.id])).rows[0].count, '1');
   } finally {
     redis.disconnect();
     await producer.close();

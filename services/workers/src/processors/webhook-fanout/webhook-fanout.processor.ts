@@ -64,7 +64,12 @@ export class WebhookFanout {
     }
   }
 
-  /** Record and queue the deliveries of these entries, then acknowledge them. */
+  /**
+   * Record and queue the deliveries of these entries, then acknowledge them. An entry PostgreSQL
+   * refuses as data (class 22, e.g. a NUL in the JSON) can never succeed: it is logged and
+   * acknowledged. Any other failure (PostgreSQL or Redis away) leaves the entries pending, to be
+   * claimed again.
+   */
   async handle(entries: StreamEntry[]): Promise<number> {
     const payloads: WebhookDeliveryPayload[] = [];
     const ids: string[] = [];
@@ -76,7 +81,12 @@ export class WebhookFanout {
         this.deps.logger.warn({ stream_id: id }, 'events stream entry is not an event envelope; skipped');
         continue;
       }
-      for (const d of await this.repo.fanOut(event, groupsOfEvent(event))) payloads.push({ delivery_id: d.id, endpoint_id: d.endpoint_id, attempt: 1 });
+      try {
+        for (const d of await this.repo.fanOut(event, groupsOfEvent(event))) payloads.push({ delivery_id: d.id, endpoint_id: d.endpoint_id, attempt: 1 });
+      } catch (err) {
+        if (!/^22/.test(String((err as { code?: string }).code ?? ''))) throw err;
+        this.deps.logger.error({ stream_id: id, event_id: event.id, err: (err as Error).message }, 'event refused by PostgreSQL; not delivered to webhooks');
+      }
     }
     await this.deps.producer.enqueueBulk('webhookDelivery', payloads);
     if (ids.length) await this.redis.xack(this.key, FANOUT_GROUP, ...ids);
