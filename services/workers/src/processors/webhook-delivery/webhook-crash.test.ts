@@ -127,7 +127,7 @@ test.serial('entries a dead fan-out consumer read are claimed by another, and re
     await fanout.readOnce(100);
     t.is(((await redis.xpending(eventStreamKey(env.prefix), FANOUT_GROUP)) as any[])[0], 0);
     t.is(await count(), 3);
-    t.is((await pgQuery(env.db.url, 'select count(*) from webhook_deliveries where event_id = $1', [good.id])).rows[0].count, '1');
+    t.is((await pgQuery(env.db.url, 'select count(*) from webhook_deliveries where event_id = $1 and endpoint_id = $2', [good.id, ep.id])).rows[0].count, '1');
   } finally {
     redis.disconnect();
     await producer.close();
