@@ -141,6 +141,13 @@ export class WebhooksRepository {
     return rows[0];
   }
 
+  /** Which of these sync group ids name no group. */
+  async unknownSyncGroups(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query('select id::text from unnest($1::uuid[]) as t(id) where not exists (select 1 from sync_groups g where g.id = t.id)', [ids]);
+    return rows.map((r: { id: string }) => r.id);
+  }
+
   async list(): Promise<WebhookEndpointRow[]> {
     return (await this.pool.query(`select ${ENDPOINT_COLUMNS} from webhook_endpoints order by created_at, id`)).rows;
   }

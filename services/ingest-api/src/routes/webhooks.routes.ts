@@ -35,6 +35,14 @@ export function webhookRoutes(deps: ApiDeps): Router {
     if (types.includes('*') && types.length > 1) throw new HttpProblem(422, 'validation-error', 'event_types is either ["*"] or a list of event types', { field: 'event_types', pointer: '/event_types' });
     return types;
   };
+  /** Every group of the filter must exist (a typo would silently filter out everything). */
+  const checkedGroups = async (ids: readonly string[] | null | undefined): Promise<string[] | null> => {
+    if (!ids) return null;
+    const unique = [...new Set(ids.map((s) => s.toLowerCase()))];
+    const unknown = await deps.webhooks.unknownSyncGroups(unique);
+    if (unknown.length) throw new HttpProblem(422, 'validation-error', `sync_group_ids names no sync group: ${unknown.join(', ')}`, { field: 'sync_group_ids', pointer: '/sync_group_ids' });
+    return unique;
+  };
   const getOr404 = async (id: string): Promise<WebhookEndpointRow> => {
     const e = await deps.webhooks.get(id);
     if (!e) throw notFound(`no webhook endpoint with id ${id}`);
@@ -53,7 +61,7 @@ export function webhookRoutes(deps: ApiDeps): Router {
       url: checkedUrl(b.url),
       description: b.description ?? null,
       event_types: checkedTypes([...b.event_types]),
-      sync_group_ids: b.sync_group_ids ? [...new Set(b.sync_group_ids.map((s) => s.toLowerCase()))] : null,
+      sync_group_ids: await checkedGroups(b.sync_group_ids),
       enabled: b.enabled ?? true,
       secret,
     });
@@ -80,7 +88,7 @@ export function webhookRoutes(deps: ApiDeps): Router {
       ...(b.url !== undefined ? { url: checkedUrl(b.url) } : {}),
       ...(b.description !== undefined ? { description: b.description } : {}),
       ...(b.event_types !== undefined ? { event_types: checkedTypes([...b.event_types]) } : {}),
-      ...(b.sync_group_ids !== undefined ? { sync_group_ids: b.sync_group_ids ? [...new Set(b.sync_group_ids.map((s) => s.toLowerCase()))] : null } : {}),
+      ...(b.sync_group_ids !== undefined ? { sync_group_ids: await checkedGroups(b.sync_group_ids) } : {}),
       ...(b.enabled !== undefined ? { enabled: b.enabled } : {}),
     });
     if (!e) throw notFound(`no webhook endpoint with id ${id}`);

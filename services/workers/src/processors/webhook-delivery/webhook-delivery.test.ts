@@ -217,7 +217,10 @@ test.serial('the test event goes to that endpoint only; after a rotation both se
 });
 
 test.serial('event type and sync group filters', async (t) => {
-  const group = '11111111-1111-4111-8111-111111111111';
+  const group = (await stack.api.request('POST', '/sync-groups', { ...admin, body: { name: 'webhook-filter' } })).body.id as string;
+  const unknown = await stack.api.request('POST', '/webhooks', { ...admin, body: { url: rx.url('/x'), event_types: ['*'], sync_group_ids: ['11111111-1111-4111-8111-111111111111'] } });
+  t.is(unknown.status, 422);
+  t.is(unknown.body.field, 'sync_group_ids');
   await createEndpoint('/only-offline', { event_types: ['system.offline'] });
   await createEndpoint('/only-group', { sync_group_ids: [group] });
   await emit('system.online', {});
