@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import { DuplicateHostnameError, SYSTEM_SORTS, SystemInUseError, listSystemsPage, systemToJson, type SystemJson, type SystemSort } from '@zfs-sync/db';
+import { DuplicateHostnameError, MetadataTooLargeError, SYSTEM_SORTS, SystemInUseError, listSystemsPage, systemToJson, type SystemJson, type SystemSort } from '@zfs-sync/db';
 import { forgetHeartbeats, lastSeenOf, recordHeartbeat, rememberHeartbeatMeta, type RecordedHeartbeat } from '@zfs-sync/queue';
 import { principalOf, requireAdmin, requireReader, requireSystem } from '../auth/authenticate.js';
 import { queryParams, setTotal } from '../http/query.js';
@@ -11,7 +11,7 @@ import { bodyParser, route } from '../http/route.js';
 import { groupIdsOf, queueGroupRecompute } from '../sync/recompute-groups.js';
 import { DatasetHashes } from '../inventory/dataset-hashes.js';
 import { jsonBody } from '../http/body.js';
-import { badRequest, conflict, forbidden, notFound, unauthorized } from '../http/problem.js';
+import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized } from '../http/problem.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -80,6 +80,8 @@ export function systemsRoutes(deps: ApiDeps): Router {
     try {
       const system = await deps.systems.create(input, hashKey(apiKey));
       deps.logger.info({ system_id: system.id, hostname: system.hostname, by: who.kind }, 'system registered');
+      // The key is in this answer: no cache (browser, proxy) may keep it.
+      res.set('Cache-Control', 'no-store');
       res.status(201).json({ ...systemToJson(system), api_key: apiKey });
     } catch (err) {
       if (err instanceof DuplicateHostnameError) throw conflict(err.message, { field: 'hostname' });
@@ -183,7 +185,13 @@ export function systemsRoutes(deps: ApiDeps): Router {
     const writeThrough = !seen || seen.previous === null || seen.at - seen.previous >= timeoutMs / 2 || (metaHash !== null && metaHash !== seen.metaHash);
     let lastSeen = seen ? new Date(seen.at) : new Date();
     if (writeThrough) {
-      const stored = await deps.systems.heartbeat(id, patch, hb.site, seen?.at);
+      let stored: Date | null;
+      try {
+        stored = await deps.systems.heartbeat(id, patch, hb.site, seen?.at);
+      } catch (err) {
+        if (err instanceof MetadataTooLargeError) throw new HttpProblem(413, 'metadata-too-large', `metadata: ${err.message}`, { field: 'metadata', pointer: '/metadata' });
+        throw err;
+      }
       if (!stored) throw notFound(`no system with id ${id}`);
       lastSeen = seen ? lastSeen : stored;
       if (seen && metaHash !== null) await rememberHeartbeatMeta(deps.redis, prefix, id, metaHash).catch(() => {});
@@ -199,6 +207,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     if (!(await deps.systems.rotateKey(id, hashKey(apiKey), old_key_valid_seconds))) throw notFound(`no system with id ${id}`);
     await deps.keyCache.invalidateSystem(id);
     deps.logger.info({ system_id: id, old_key_valid_seconds }, 'api key rotated');
+    res.set('Cache-Control', 'no-store');
     res.json({ system_id: id, api_key: apiKey, old_key_valid_seconds });
   });
 
