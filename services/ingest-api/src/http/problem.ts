@@ -84,9 +84,17 @@ function fromParserError(err: { type?: string; status?: number; statusCode?: num
   }
 }
 
+/** The request still has body bytes nobody read (refused before its body parser ran). */
+export function hasUnreadBody(req: Request): boolean {
+  return !req.complete && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0);
+}
+
 export function errorHandler(logger: { error: (o: object, m: string) => void }) {
-  return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     if (res.headersSent) return;
+    // Refused before the body was read: close the connection after the answer instead of letting
+    // Node drain (receive and discard) the rest of a body that may be 64 MiB.
+    if (hasUnreadBody(req)) res.set('Connection', 'close');
     if (err instanceof HttpProblem) return sendProblem(res, err.toProblem());
     const parserProblem = typeof err === 'object' && err !== null ? fromParserError(err as never) : null;
     if (parserProblem) return sendProblem(res, parserProblem.toProblem());

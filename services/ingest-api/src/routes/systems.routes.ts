@@ -68,13 +68,17 @@ export function systemsRoutes(deps: ApiDeps): Router {
     };
   };
 
-  route(r, SYSTEMS_API.register, ...body, async (req, res) => {
+  // Who may register is decided before the body is read.
+  const mayRegister = (_req: Request, res: Response, next: (err?: unknown) => void) => {
     const who = principalOf(res);
     const allowed = who.kind === 'admin' || who.kind === 'enrollment' || (who.kind === 'anonymous' && deps.config.openRegistration);
-    if (!allowed) {
-      if (who.kind === 'anonymous') throw unauthorized('registration needs the admin token or the enrollment token (open registration is off)');
-      throw forbidden('a host key cannot register systems; use the admin or enrollment token');
-    }
+    if (allowed) return next();
+    if (who.kind === 'anonymous') return next(unauthorized('registration needs the admin token or the enrollment token (open registration is off)'));
+    next(forbidden('a host key cannot register systems; use the admin or enrollment token'));
+  };
+
+  route(r, SYSTEMS_API.register, mayRegister, ...body, async (req, res) => {
+    const who = principalOf(res);
     const input = parseRegister(req);
     const apiKey = newHostKey();
     try {
