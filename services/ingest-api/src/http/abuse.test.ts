@@ -9,17 +9,25 @@ import { TEST_ADMIN_TOKEN, createTestEnvironment, registerSystem, startTestApi, 
 
 let env: TestEnvironment;
 let api: TestApi;
+/** Two replicas with small limits: they share the counts through Redis. */
+let limitedA: TestApi;
+let limitedB: TestApi;
 let host: RegisteredSystem;
+const LIMITS = { rate_limit_per_minute: 6, rate_limit_admin_per_minute: 1000, rate_limit_failed_auth_per_minute: 5 };
 const PROBLEM = 'application/problem+json; charset=utf-8';
 
 test.before(async () => {
   env = await createTestEnvironment();
   api = await startTestApi(env.config());
   host = await registerSystem(api);
+  limitedA = await startTestApi(env.config(LIMITS));
+  limitedB = await startTestApi(env.config(LIMITS));
 });
 
 test.after.always(async () => {
   await api?.close();
+  await limitedA?.close();
+  await limitedB?.close();
   await env?.teardown();
 });
 
@@ -59,4 +67,52 @@ test('row 10: an anonymous 64 MiB body is answered 401 before it is read', async
   }
   // A wrong key likewise.
   t.regex(await headOnly('/snapshots/batch', { 'Content-Type': 'application/json', 'X-API-Key': 'zs_host_wrong' }, size), /^HTTP\/1\.1 401 /);
+});
+
+/** The limits count per minute (Redis clock, minute-aligned windows): start a check well inside one. */
+async function freshWindow(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < 15_000) await new Promise((r) => setTimeout(r, left + 200));
+}
+
+test.serial('row 11: failed authentications are limited per source address: 429 with Retry-After; valid keys still work', async (t) => {
+  await freshWindow();
+  const statuses: number[] = [];
+  let limited: Awaited<ReturnType<TestApi['request']>> | null = null;
+  for (let i = 0; i < 12; i++) {
+    const res = await (i % 2 ? limitedA : limitedB).request('GET', `/systems/${host.id}`, { key: `zs_host_wrong-${i}` });
+    statuses.push(res.status);
+    if (res.status === 429) limited = res;
+  }
+  t.deepEqual(statuses.slice(0, 5), [401, 401, 401, 401, 401]);
+  t.deepEqual(statuses.slice(5), [429, 429, 429, 429, 429, 429, 429], 'counted across both replicas');
+  t.truthy(limited);
+  t.is(limited!.headers.get('content-type'), PROBLEM);
+  const retryAfter = Number(limited!.headers.get('retry-after'));
+  t.true(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+  t.is(limited!.body.status, 429);
+  // A valid credential from the same address is not affected.
+  t.is((await limitedA.request('GET', `/systems/${host.id}`, { key: TEST_ADMIN_TOKEN })).status, 200);
+});
+
+test.serial('row 11: requests are limited per credential across replicas (heartbeats in the same Redis call); others unaffected', async (t) => {
+  const a = await registerSystem(api);
+  const b = await registerSystem(api);
+  await freshWindow();
+  const statuses: number[] = [];
+  let limited: Awaited<ReturnType<TestApi['request']>> | null = null;
+  for (let i = 0; i < 6; i++) statuses.push((await (i % 2 ? limitedA : limitedB).request('POST', `/systems/${a.id}/heartbeat`, { key: a.api_key })).status);
+  for (const replica of [limitedA, limitedB]) {
+    const hb = await replica.request('POST', `/systems/${a.id}/heartbeat`, { key: a.api_key });
+    statuses.push(hb.status);
+    limited = hb;
+    // Every route counts against the same credential's limit.
+    statuses.push((await replica.request('GET', `/systems/${a.id}`, { key: a.api_key })).status);
+    statuses.push((await replica.request('POST', '/snapshots/batch', { key: a.api_key, body: [] })).status);
+  }
+  t.deepEqual(statuses, [200, 200, 200, 200, 200, 200, 429, 429, 429, 429, 429, 429]);
+  t.is(limited!.headers.get('content-type'), PROBLEM);
+  t.true(Number(limited!.headers.get('retry-after')) >= 1);
+  // Another host's key has its own budget.
+  t.is((await limitedA.request('POST', `/systems/${b.id}/heartbeat`, { key: b.api_key })).status, 200);
 });

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import { API_PREFIX, compile, expressPath, type BodyOf, type RouteSpec, type Validation } from '@zfs-sync/contracts';
 import { principalOf } from '../auth/authenticate.js';
+import { countsOwnRateLimit, enforceRateLimit } from '../auth/rate-limit.js';
 import { validBody } from './body.js';
 import { unauthorized } from './problem.js';
 
@@ -26,8 +27,11 @@ export function routeTag(spec: RouteSpec): RouteTag {
  */
 export function route(router: Router, spec: RouteSpec, ...handlers: RequestHandler[]): void {
   const anonymousAllowed = spec.callers.includes('public') || spec.callers.includes('open-registration');
+  // Before anything reads the body: who is calling, then whether they are over their rate limit.
   const guard = anonymousAllowed ? [] : [credentialFirst];
-  (router[spec.method] as (path: string, ...h: RequestHandler[]) => Router)(expressPath(spec.path), routeTag(spec), ...guard, ...handlers);
+  if (!handlers.includes(countsOwnRateLimit)) guard.push(enforceRateLimit);
+  const rest = handlers.filter((h) => h !== countsOwnRateLimit);
+  (router[spec.method] as (path: string, ...h: RequestHandler[]) => Router)(expressPath(spec.path), routeTag(spec), ...guard, ...rest);
 }
 
 /**

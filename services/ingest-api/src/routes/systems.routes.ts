@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { DuplicateHostnameError, MetadataTooLargeError, SYSTEM_SORTS, SystemInUseError, listSystemsPage, systemToJson, type SystemJson, type SystemSort } from '@zfs-sync/db';
-import { forgetHeartbeats, lastSeenOf, recordHeartbeat, rememberHeartbeatMeta, type RecordedHeartbeat } from '@zfs-sync/queue';
+import { forgetHeartbeats, lastSeenOf, recordHeartbeat, rememberHeartbeatMeta, type RateLimit, type RecordedHeartbeat } from '@zfs-sync/queue';
+import { countsOwnRateLimit, tooManyRequests } from '../auth/rate-limit.js';
 import { principalOf, requireAdmin, requireReader, requireSystem } from '../auth/authenticate.js';
 import { queryParams, setTotal } from '../http/query.js';
 import { hashKey, newHostKey } from '../auth/credentials.js';
@@ -171,7 +172,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
    * written at once, and when the metadata changed. Otherwise the heartbeat-expiry sweep writes
    * last_seen with everyone else's in one UPDATE. Redis unreachable: straight to PostgreSQL.
    */
-  route(r, SYSTEMS_API.heartbeat, ...body, async (req, res: Response) => {
+  route(r, SYSTEMS_API.heartbeat, countsOwnRateLimit, ...body, async (req, res: Response) => {
     const id = systemIdParam(req);
     requireSystem(res, id, { hostOnly: true });
     const hb = parseHeartbeat(req);
@@ -181,9 +182,14 @@ export function systemsRoutes(deps: ApiDeps): Router {
     const written = hb.site === undefined ? patch : { ...patch, '~site': hb.site };
     const metaHash = Object.keys(written).length ? createHash('sha256').update(JSON.stringify(written)).digest('hex') : null;
     let seen: RecordedHeartbeat | null = null;
+    // The rate limit is counted in the same script as the heartbeat: still one round trip.
+    const limit = res.locals.rateLimit as RateLimit | undefined;
     try {
-      seen = await recordHeartbeat(deps.redis, prefix, id);
-    } catch {
+      const recorded = limit ? await recordHeartbeat(deps.redis, prefix, id, limit) : await recordHeartbeat(deps.redis, prefix, id);
+      if ('limited' in recorded) throw tooManyRequests(res, recorded.limited, `too many requests with this credential (at most ${limit!.limit} a minute)`);
+      seen = recorded;
+    } catch (err) {
+      if (err instanceof HttpProblem) throw err;
       /* PostgreSQL alone below */
     }
     const writeThrough = !seen || seen.previous === null || seen.at - seen.previous >= timeoutMs / 2 || (metaHash !== null && metaHash !== seen.metaHash);
