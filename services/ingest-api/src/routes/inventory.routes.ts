@@ -27,7 +27,8 @@ async function orUnavailable<T>(work: Promise<T>): Promise<T> {
     return await work;
   } catch (err) {
     if (err instanceof HttpProblem) throw err;
-    throw unavailable(`the queue is unreachable; nothing was accepted, retry later (${(err as Error).message})`);
+    // The driver's message may name internal addresses: it is never sent to the client.
+    throw unavailable('the queue (Redis) is unreachable; nothing was accepted, retry later');
   }
 }
 
