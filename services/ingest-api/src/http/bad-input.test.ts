@@ -198,3 +198,12 @@ test('answers that carry a key say Cache-Control: no-store', async (t) => {
   t.truthy(rot.body.api_key);
   t.is(rot.headers.get('cache-control'), 'no-store');
 });
+
+test('found by the fuzzer: PUT /sync-groups/{id} updates the group (its UPDATE named the wrong parameter: 500)', async (t) => {
+  const created = await api.request('POST', '/sync-groups', { key: admin, body: { name: `g-${randomUUID()}` } });
+  t.is(created.status, 201, created.text);
+  const name = `renamed-${randomUUID()}`;
+  const updated = await api.request('PUT', `/sync-groups/${created.body.id}`, { key: admin, body: { name } });
+  t.is(updated.status, 200, updated.text);
+  t.is(updated.body.name, name);
+});
