@@ -7,6 +7,7 @@ import type { ApiDeps } from './deps.js';
 import { dashboardRoutes } from './http/dashboard.js';
 import { HttpProblem, errorHandler } from './http/problem.js';
 import { route } from './http/route.js';
+import { bodyIdleTimeout } from './http/server.js';
 import { DOCS_PATH, docsRouter, openApiDocument } from './ops/api-docs.js';
 import { BULL_BOARD_PATH, bullBoardRouter, requireAdminBasic } from './ops/bull-board.js';
 import { httpMetrics, metricsEndpoint } from './ops/metrics.js';
@@ -37,6 +38,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   // Which address a failed authentication is counted against (rate limits): the socket's, or the
   // client's as forwarded by the proxies configured as trusted.
   if (deps.config.trustProxy !== null) app.set('trust proxy', /^\d+$/.test(deps.config.trustProxy) ? Number(deps.config.trustProxy) : deps.config.trustProxy.split(',').map((s) => s.trim()));
+  app.use(bodyIdleTimeout(deps.config.idleTimeoutMs));
   app.use(...requestContext(deps.logger, { quietPrefix: `${API_PREFIX}/health` }));
   app.use(httpMetrics(deps.metrics));
   if (options.onResponseViolation) app.use(checkResponses(options.onResponseViolation));
