@@ -207,3 +207,10 @@ test('found by the fuzzer: PUT /sync-groups/{id} updates the group (its UPDATE n
   t.is(updated.status, 200, updated.text);
   t.is(updated.body.name, name);
 });
+
+test('row 9: GET /reports/{id} takes system_id once, as a plain value', async (t) => {
+  for (const q of ['system_id=a&system_id=b', 'system_id[x]=1', 'other=1']) {
+    const res = await api.request('GET', `/reports/r-1?${q}`, { key: admin });
+    t.is(res.status, 400, `${q}: ${res.text}`);
+  }
+});

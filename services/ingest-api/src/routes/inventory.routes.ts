@@ -279,6 +279,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     if (typeof reportId !== 'string' || !/^[A-Za-z0-9._-]{1,160}$/.test(reportId)) throw badRequest('report_id is not a valid report id', { field: 'report_id' });
     const who = principalOf(res);
     if (who.kind === 'anonymous') throw unauthorized();
+    queryParams(req, ['system_id']).single('system_id');
     let systemId: string | undefined;
     if (who.kind === 'host') systemId = who.systemId;
     else if (who.kind === 'admin') systemId = typeof req.query.system_id === 'string' ? req.query.system_id.toLowerCase() : undefined;
