@@ -116,3 +116,11 @@ test.serial('row 11: requests are limited per credential across replicas (heartb
   // Another host's key has its own budget.
   t.is((await limitedA.request('POST', `/systems/${b.id}/heartbeat`, { key: b.api_key })).status, 200);
 });
+
+test('a body announced larger than the route accepts is answered 413 at once, not read', async (t) => {
+  const sys = await registerSystem(api);
+  for (const path of [`/systems/${sys.id}/heartbeat`, `/systems/${sys.id}/inventory`]) {
+    const status = await headOnly(path, { 'Content-Type': 'application/json', 'X-API-Key': sys.api_key }, 2 * 1024 * 1024 * 1024);
+    t.regex(status, /^HTTP\/1\.1 413 /, `${path}: ${status}`);
+  }
+});

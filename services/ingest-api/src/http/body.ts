@@ -24,6 +24,12 @@ export function jsonBody(limitBytes: number, acceptedTypes: string[] = []): Requ
     },
   });
   const checkType = (req: Request, _res: Response, next: NextFunction) => {
+    // A body announced larger than the limit is refused before a byte of it is read (the error
+    // handler then closes the connection instead of draining it). Compressed bodies are counted
+    // as they inflate, by the parser.
+    const announced = Number(req.headers['content-length'] ?? 0);
+    const encoded = (req.headers['content-encoding'] ?? 'identity').toLowerCase() !== 'identity';
+    if (!encoded && announced > limitBytes) return next(new HttpProblem(413, 'body-too-large', `the request body is larger than this route accepts (${limitBytes} bytes)`));
     if (hasBody(req) && !req.is('application/json') && !acceptedTypes.some((t) => req.is(t))) {
       const accepted = ['application/json', ...acceptedTypes].join(' or ');
       return next(new HttpProblem(415, 'unsupported-media-type', `send the body as ${accepted} (got ${req.headers['content-type'] ?? 'no Content-Type'})`));
