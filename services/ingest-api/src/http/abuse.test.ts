@@ -124,3 +124,15 @@ test('a body announced larger than the route accepts is answered 413 at once, no
     t.regex(status, /^HTTP\/1\.1 413 /, `${path}: ${status}`);
   }
 });
+
+test.serial('row 11: behind a trusted proxy, failed authentications count against the forwarded client address', async (t) => {
+  const proxied = await startTestApi(env.config({ ...LIMITS, rate_limit_failed_auth_per_minute: 2, trust_proxy: 'loopback' }));
+  try {
+    await freshWindow();
+    const attempt = (client: string) => proxied.request('GET', `/systems/${host.id}`, { key: 'zs_host_wrong', headers: { 'x-forwarded-for': client } });
+    t.deepEqual([(await attempt('203.0.113.7')).status, (await attempt('203.0.113.7')).status, (await attempt('203.0.113.7')).status], [401, 401, 429]);
+    t.is((await attempt('198.51.100.9')).status, 401, 'another client behind the same proxy has its own count');
+  } finally {
+    await proxied.close();
+  }
+});
