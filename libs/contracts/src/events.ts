@@ -42,4 +42,10 @@ export interface EventEnvelope<T extends EventType = EventType> {
 export interface EventStreamEntry {
   event_id: string;
   event: string;
+  /**
+   * The event's position in the log (decimal string), written by the relay: the cursor of
+   * `GET /events?after=` and the SSE event id (`Last-Event-ID`). Optional for readers that only
+   * need the envelope.
+   */
+  seq?: string;
 }

@@ -25,3 +25,4 @@ export * from './inventory/legacy-prune.js';
 export * from './sync/sync-states.repository.js';
 export * from './inventory/reports.repository.js';
 export * from './events/outbox.js';
+export * from './events/events.repository.js';
