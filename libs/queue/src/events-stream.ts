@@ -67,3 +67,14 @@ export async function lastEventStreamId(redis: Redis, prefix: string): Promise<s
   const entries = (await redis.xrevrange(eventStreamKey(prefix), '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
   return entries[0]?.[0] ?? '0-0';
 }
+
+/** The newest `count` entries, oldest first (a tail priming its memory). */
+export async function readRecentEvents(redis: Redis, prefix: string, count: number): Promise<StreamRead[]> {
+  const entries = (await redis.xrevrange(eventStreamKey(prefix), '+', '-', 'COUNT', count)) as Array<[string, string[]]>;
+  const out: StreamRead[] = [];
+  for (const [streamId, fields] of entries.reverse()) {
+    const parsed = parseFields(fields);
+    if (parsed) out.push({ streamId, ...parsed });
+  }
+  return out;
+}

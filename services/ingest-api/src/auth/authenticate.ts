@@ -4,7 +4,20 @@ import { hashKey, sameHash } from './credentials.js';
 import type { KeyLookup } from './key-cache.js';
 
 /** Who is calling. Host keys act only for their own system; the admin token for the fleet. */
-export type Principal = { kind: 'admin' } | { kind: 'enrollment' } | { kind: 'host'; systemId: string } | { kind: 'anonymous' };
+/**
+ * Who is calling. Host keys act only for their own system; the admin token for the fleet; the
+ * viewer token (`ZFS_SYNC_VIEWER_TOKEN`) reads what the admin token reads — every GET — and
+ * writes nothing.
+ */
+export type Principal = { kind: 'admin' } | { kind: 'viewer' } | { kind: 'enrollment' } | { kind: 'host'; systemId: string } | { kind: 'anonymous' };
+
+const READ_METHODS = new Set(['GET', 'HEAD']);
+
+/** Whether the request only reads (the viewer token's whole scope). */
+export const isReadRequest = (res: Response): boolean => READ_METHODS.has(res.req.method);
+
+/** The admin token, or the viewer token on a read: the operator credentials of fleet-wide reads. */
+export const actsAsOperator = (p: Principal, res: Response): boolean => p.kind === 'admin' || (p.kind === 'viewer' && isReadRequest(res));
 
 export function presentedCredential(req: Request): string | null {
   const header = req.headers['x-api-key'];
@@ -20,6 +33,8 @@ export function presentedCredential(req: Request): string | null {
 export interface AuthOptions {
   adminTokenHash: string;
   enrollmentTokenHash: string | null;
+  /** SHA-256 of the read-only viewer token (null: none configured). */
+  viewerTokenHash?: string | null;
   /** The key → system lookup (the per-process cache in front of PostgreSQL). */
   systems: KeyLookup;
 }
@@ -41,6 +56,12 @@ export function authenticate(opts: AuthOptions): RequestHandler {
       res.locals.principal = { kind: 'admin' } satisfies Principal;
       return next();
     }
+    if (opts.viewerTokenHash && sameHash(hash, opts.viewerTokenHash)) {
+      // Refused here for every write, whatever the route would allow: a read-only token stays read-only.
+      if (!READ_METHODS.has(req.method)) return next(forbidden('the viewer token is read-only: it may only GET'));
+      res.locals.principal = { kind: 'viewer' } satisfies Principal;
+      return next();
+    }
     if (opts.enrollmentTokenHash && sameHash(hash, opts.enrollmentTokenHash)) {
       res.locals.principal = { kind: 'enrollment' } satisfies Principal;
       return next();
@@ -57,11 +78,12 @@ export function principalOf(res: Response): Principal {
   return (res.locals.principal as Principal | undefined) ?? { kind: 'anonymous' };
 }
 
-/** Admin only. */
+/** Admin only (the viewer token too when the request only reads). */
 export function requireAdmin(res: Response): void {
   const p = principalOf(res);
   if (p.kind === 'anonymous') throw unauthorized();
-  if (p.kind !== 'admin') throw forbidden('this route needs the admin token; a host key or enrollment token cannot use it');
+  if (p.kind === 'viewer' && !isReadRequest(res)) throw forbidden('the viewer token is read-only: it may only GET');
+  if (!actsAsOperator(p, res)) throw forbidden('this route needs the admin token; a host key or enrollment token cannot use it');
 }
 
 /**
@@ -76,8 +98,8 @@ export function requireReader(res: Response): void {
 export function requireSystem(res: Response, systemId: string, opts: { hostOnly?: boolean } = {}): Principal {
   const p = principalOf(res);
   if (p.kind === 'anonymous') throw unauthorized();
-  if (p.kind === 'admin' && !opts.hostOnly) return p;
+  if (actsAsOperator(p, res) && !opts.hostOnly) return p;
   if (p.kind === 'host' && p.systemId === systemId) return p;
-  if (p.kind === 'admin') throw forbidden('only the system itself can do this, with its own key');
+  if (p.kind === 'admin' || p.kind === 'viewer') throw forbidden('only the system itself can do this, with its own key');
   throw forbidden('a host key acts only for its own system');
 }
