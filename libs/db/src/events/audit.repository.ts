@@ -66,7 +66,7 @@ export async function listAudit(
   const { rows } = await pool.query(
     `select id, seq::text as seq, at, actor_kind, actor_id, action, resource_type, resource_id, changes from audit_log
       where ($1::bigint is null or seq < $1::bigint) and ($2::text is null or resource_type = $2) and ($3::text is null or resource_id = $3)
-      order by seq desc limit $4`,
+      order by audit_log.seq desc limit $4`,
     [opts.before ?? null, opts.resourceType ?? null, opts.resourceId ?? null, opts.limit],
   );
   const items: AuditEntry[] = rows.map((r) => ({

@@ -60,7 +60,7 @@ export async function listEvents(pool: Pick<pg.Pool, 'query'>, opts: { after?: s
   const { rows } = await pool.query<EventRow>(
     `select id, seq::text as seq, type, occurred_at, data from events
       where seq is not null and seq > coalesce($1::bigint, 0) and ($2::text[] is null or type = any($2::text[]))
-      order by seq limit $3`,
+      order by events.seq limit $3`,
     [opts.after ?? null, opts.types && opts.types.length ? opts.types : null, opts.limit],
   );
   const items = rows.map(toLogged);

@@ -9,7 +9,24 @@ import type { KeyLookup } from './key-cache.js';
  * viewer token (`ZFS_SYNC_VIEWER_TOKEN`) reads what the admin token reads — every GET — and
  * writes nothing.
  */
-export type Principal = { kind: 'admin' } | { kind: 'viewer' } | { kind: 'enrollment' } | { kind: 'host'; systemId: string } | { kind: 'anonymous' };
+export type Principal =
+  | { kind: 'admin'; fingerprint?: string }
+  | { kind: 'viewer' }
+  | { kind: 'enrollment'; fingerprint?: string }
+  | { kind: 'host'; systemId: string }
+  | { kind: 'anonymous' };
+
+/**
+ * Who did it, for the audit log: the credential's kind and an id that names it without being it
+ * — the system id of a host key, a short fingerprint of the token's SHA-256 for the admin and
+ * enrollment tokens (tells a rotated token from the previous one; never the secret).
+ */
+export function auditActor(res: Response): { kind: string; id: string | null } {
+  const p = principalOf(res);
+  if (p.kind === 'host') return { kind: 'host', id: p.systemId };
+  if (p.kind === 'admin' || p.kind === 'enrollment') return { kind: p.kind, id: p.fingerprint ?? null };
+  return { kind: p.kind, id: null };
+}
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
@@ -53,7 +70,7 @@ export function authenticate(opts: AuthOptions): RequestHandler {
     if (credential.length > 512) return next(unauthorized('the credential is not valid'));
     const hash = hashKey(credential);
     if (sameHash(hash, opts.adminTokenHash)) {
-      res.locals.principal = { kind: 'admin' } satisfies Principal;
+      res.locals.principal = { kind: 'admin', fingerprint: `sha256:${hash.slice(0, 12)}` } satisfies Principal;
       return next();
     }
     if (opts.viewerTokenHash && sameHash(hash, opts.viewerTokenHash)) {
@@ -63,7 +80,7 @@ export function authenticate(opts: AuthOptions): RequestHandler {
       return next();
     }
     if (opts.enrollmentTokenHash && sameHash(hash, opts.enrollmentTokenHash)) {
-      res.locals.principal = { kind: 'enrollment' } satisfies Principal;
+      res.locals.principal = { kind: 'enrollment', fingerprint: `sha256:${hash.slice(0, 12)}` } satisfies Principal;
       return next();
     }
     const key = await opts.systems.findByKeyHash(hash);

@@ -199,3 +199,70 @@ test.serial('the viewer token reads every GET, the log and the stream, and is re
   }
   t.is((await stack.api.request('GET', `/systems/${a.id}`, { key: admin })).body.hostname, a.hostname, 'nothing changed');
 });
+
+const eventsOf = async (type: string, match: (d: any) => boolean) =>
+  eventually(
+    async () => ((await stack.api.request('GET', `/events?types=${type}&limit=1000`, { key: admin })).body.items as any[]).filter((i) => match(i.data)),
+    (items) => items.length > 0,
+    10_000,
+  );
+
+test.serial('system.registered, system.key_rotated and system.deleted are in the log; inventory.applied carries the counts', async (t) => {
+  const s = await registerSystem(stack.api, `events-sys-${process.pid}.test`);
+  t.like((await eventsOf('system.registered', (d) => d.system_id === s.id))[0].data, { system_id: s.id, hostname: s.hostname, platform: 'linux' });
+  t.is((await stack.api.request('POST', `/systems/${s.id}/api-key/rotate`, { key: admin, body: {} })).status, 200);
+  const rotated = (await eventsOf('system.key_rotated', (d) => d.system_id === s.id))[0];
+  t.like(rotated.data, { system_id: s.id, old_key_valid_seconds: 0 });
+  t.false(JSON.stringify(rotated).includes('zs_host_'), 'no key in the event');
+  await reportInventory(stack.api, a, [{ pool: 'tank', dataset: 'data', snapshots: data.slice(0, 7) }, { pool: 'tank', dataset: 'extra', snapshots: data.slice(0, 2) }]);
+  const applied = await eventsOf('inventory.applied', (d) => d.system_id === a.id && d.datasets === 2);
+  t.like(applied[0].data, { system_id: a.id, mode: 'inventory', complete: true, counts: { added: 3 } });
+  t.is((await stack.api.request('DELETE', `/systems/${s.id}`, { key: admin })).status, 204);
+  t.like((await eventsOf('system.deleted', (d) => d.system_id === s.id))[0].data, { system_id: s.id, hostname: s.hostname });
+});
+
+test.serial('admin actions are audited: who (credential kind and fingerprint, never the secret) and what changed, newest first with a cursor', async (t) => {
+  const s = await registerSystem(stack.api, `audit-${process.pid}.test`);
+  t.is((await stack.api.request('PUT', `/systems/${s.id}`, { key: admin, body: { site: 'dc-9' } })).status, 200);
+  t.is((await stack.api.request('POST', `/systems/${s.id}/api-key/rotate`, { key: admin, body: { old_key_valid_seconds: 60 } })).status, 200);
+  const g = await stack.api.request('POST', '/sync-groups', { key: admin, body: { name: `audited-${process.pid}`, system_ids: [s.id, a.id] } });
+  t.is(g.status, 201);
+  t.is((await stack.api.request('PUT', `/sync-groups/${g.body.id}`, { key: admin, body: { max_lag_seconds: 7200 } })).status, 200);
+  t.is((await stack.api.request('DELETE', `/sync-groups/${g.body.id}`, { key: admin })).status, 204);
+  t.is((await stack.api.request('DELETE', `/systems/${s.id}`, { key: admin })).status, 204);
+
+  const forSystem = (await stack.api.request('GET', `/audit?resource_type=system&resource_id=${s.id}`, { key: VIEWER })).body;
+  t.deepEqual(
+    forSystem.items.map((e: any) => e.action),
+    ['system.deleted', 'system.key_rotated', 'system.updated', 'system.created'],
+    'newest first',
+  );
+  const byAction = Object.fromEntries(forSystem.items.map((e: any) => [e.action, e]));
+  t.deepEqual(byAction['system.updated'].changes, { site: { from: null, to: 'dc-9' } });
+  t.like(byAction['system.key_rotated'].changes, { old_key_valid_seconds: 60 });
+  for (const e of forSystem.items) {
+    t.is(e.actor.kind, 'admin');
+    t.regex(e.actor.id, /^sha256:[0-9a-f]{12}$/);
+  }
+  const text = JSON.stringify(forSystem);
+  t.false(text.includes(admin), 'never the admin token');
+  t.false(text.includes('zs_host_'), 'never a host key');
+
+  const forGroup = (await stack.api.request('GET', `/audit?resource_type=sync_group&resource_id=${g.body.id}`, { key: admin })).body;
+  t.deepEqual(forGroup.items.map((e: any) => e.action), ['sync_group.deleted', 'sync_group.updated', 'sync_group.created']);
+  t.deepEqual(forGroup.items[1].changes, { max_lag_seconds: { from: 259200, to: 7200 } });
+
+  // Cursor pagination over everything.
+  const all = (await stack.api.request('GET', '/audit?limit=1000', { key: admin })).body.items.map((e: any) => e.id);
+  const paged: string[] = [];
+  let before: string | null = null;
+  for (;;) {
+    const page: any = (await stack.api.request('GET', `/audit?limit=3${before ? `&before=${before}` : ''}`, { key: admin })).body;
+    paged.push(...page.items.map((e: any) => e.id));
+    if (!page.next_before) break;
+    before = page.next_before;
+  }
+  t.deepEqual(paged, all);
+  t.is((await stack.api.request('GET', '/audit?before=x', { key: admin })).body.field, 'before');
+  t.is((await stack.api.request('GET', '/audit', { key: a.api_key })).status, 403);
+});

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { DuplicateHostnameError, SYSTEM_SORTS, SystemInUseError, listSystemsPage, systemToJson, type SystemJson, type SystemSort } from '@zfs-sync/db';
 import { forgetHeartbeats, lastSeenOf, recordHeartbeat, rememberHeartbeatMeta, type RecordedHeartbeat } from '@zfs-sync/queue';
-import { principalOf, requireAdmin, requireReader, requireSystem } from '../auth/authenticate.js';
+import { auditActor, principalOf, requireAdmin, requireReader, requireSystem } from '../auth/authenticate.js';
 import { queryParams, setTotal } from '../http/query.js';
 import { hashKey, newHostKey } from '../auth/credentials.js';
 import type { ApiDeps } from '../deps.js';
@@ -78,7 +78,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     const input = parseRegister(req);
     const apiKey = newHostKey();
     try {
-      const system = await deps.systems.create(input, hashKey(apiKey));
+      const system = await deps.systems.create(input, hashKey(apiKey), auditActor(res));
       deps.logger.info({ system_id: system.id, hostname: system.hostname, by: who.kind }, 'system registered');
       res.status(201).json({ ...systemToJson(system), api_key: apiKey });
     } catch (err) {
@@ -131,7 +131,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     requireAdmin(res);
     const input = parseUpdate(req);
     try {
-      const system = await deps.systems.update(id, input);
+      const system = await deps.systems.update(id, input, auditActor(res));
       if (!system) throw notFound(`no system with id ${id}`);
       res.json(systemToJson(system));
     } catch (err) {
@@ -145,7 +145,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     requireAdmin(res);
     const groups = await groupIdsOf(deps, id);
     try {
-      if (!(await deps.systems.delete(id))) throw notFound(`no system with id ${id}`);
+      if (!(await deps.systems.delete(id, auditActor(res)))) throw notFound(`no system with id ${id}`);
       await deps.keyCache.invalidateSystem(id);
       await Promise.all([forgetHeartbeats(deps.redis, prefix, id), new DatasetHashes(deps.redis, prefix).forget(id)]).catch(() => {});
       // In a mesh another member may have to become the source for the rest.
@@ -196,7 +196,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     requireSystem(res, id);
     const { old_key_valid_seconds = 0 } = parseRotate(req);
     const apiKey = newHostKey();
-    if (!(await deps.systems.rotateKey(id, hashKey(apiKey), old_key_valid_seconds))) throw notFound(`no system with id ${id}`);
+    if (!(await deps.systems.rotateKey(id, hashKey(apiKey), old_key_valid_seconds, auditActor(res)))) throw notFound(`no system with id ${id}`);
     await deps.keyCache.invalidateSystem(id);
     deps.logger.info({ system_id: id, old_key_valid_seconds }, 'api key rotated');
     res.json({ system_id: id, api_key: apiKey, old_key_valid_seconds });
