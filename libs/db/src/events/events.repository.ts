@@ -86,3 +86,9 @@ export async function pruneEvents(pool: Pick<pg.Pool, 'query'>, days: number, ba
     if ((rowCount ?? 0) < batch) return total;
   }
 }
+
+/** Flapping marks older than the longest window (a day) decide nothing any more. */
+export async function pruneLinkEventMarks(pool: Pick<pg.Pool, 'query'>): Promise<number> {
+  const { rowCount } = await pool.query(`delete from link_event_marks where emitted_at < now() - interval '1 day'`);
+  return rowCount ?? 0;
+}
