@@ -49,3 +49,103 @@ export interface EventStreamEntry {
    */
   seq?: string;
 }
+
+// ---- data of each event type (issue 10). Ids are uuids; times ISO-8601; uint64 values decimal strings.
+
+type Connectivity = 'online' | 'offline' | 'unknown';
+
+export interface SystemEventData {
+  system_id: string;
+  hostname: string;
+}
+export interface SystemRegisteredData extends SystemEventData {
+  platform: string;
+  site: string | null;
+}
+export type SystemDeletedData = SystemRegisteredData;
+export interface SystemKeyRotatedData extends SystemEventData {
+  /** The new key's id (never the key). */
+  key_id: string;
+  old_key_valid_seconds: number;
+}
+export interface SystemConnectivityData extends SystemEventData {
+  previous: Connectivity;
+  last_seen: string | null;
+}
+export interface SystemOfflineData extends SystemConnectivityData {
+  timeout_seconds: number;
+}
+export interface InventoryAppliedData {
+  system_id: string;
+  report_id: string;
+  mode: 'inventory' | 'batch';
+  generation: number | string | null;
+  complete: boolean;
+  counts: { added: number; removed: number; changed: number; unchanged: number };
+  /** Datasets in the report. */
+  datasets: number;
+}
+export interface LinkEventData {
+  group_id: string;
+  /** Dataset path relative to the pool. */
+  dataset: string;
+  source_system_id: string;
+  target_system_id: string;
+}
+export interface LinkStateChangedData extends LinkEventData {
+  /** null: the link is new. */
+  from: string | null;
+  /** null: the link is gone. */
+  to: string | null;
+  lag_seconds: number | null;
+  explanation: string;
+}
+export interface LinkLagExceededData extends LinkEventData {
+  lag_seconds: number;
+  max_lag_seconds: number;
+  previous_lag_seconds: number | null;
+  explanation: string;
+}
+export interface SyncEventData extends LinkEventData {
+  instruction_id: string;
+  executor_system_id: string;
+  kind: 'transfer' | 'remedy';
+  strategy?: string;
+  /** sync.succeeded / sync.failed. */
+  bytes_transferred?: string | null;
+  /** sync.failed. */
+  error?: string | null;
+  consecutive_failures?: number;
+}
+export interface ConflictOpenedData extends LinkEventData {
+  conflict_id: string;
+  type: string;
+  severity: string;
+  explanation: string;
+}
+export interface ConflictResolvedData extends LinkEventData {
+  conflict_id: string;
+  type: string;
+  /** `resolved` (the condition is gone) or `ignored` (an operator chose to ignore it). */
+  status: 'resolved' | 'ignored';
+  automatic: boolean;
+  reason: string;
+  by?: string;
+}
+
+/** The `data` of each event type this service emits (webhook.* types: see the webhooks section). */
+export interface EventDataMap {
+  'system.registered': SystemRegisteredData;
+  'system.deleted': SystemDeletedData;
+  'system.online': SystemConnectivityData;
+  'system.offline': SystemOfflineData;
+  'system.key_rotated': SystemKeyRotatedData;
+  'inventory.applied': InventoryAppliedData;
+  'link.state_changed': LinkStateChangedData;
+  'link.lag_exceeded': LinkLagExceededData;
+  'sync.started': SyncEventData;
+  'sync.succeeded': SyncEventData;
+  'sync.failed': SyncEventData;
+  'conflict.opened': ConflictOpenedData;
+  'conflict.resolved': ConflictResolvedData;
+}
