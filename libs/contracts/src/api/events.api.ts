@@ -39,7 +39,7 @@ export const EVENTS_API = {
     tag: 'events',
     callers: ['admin', 'viewer'],
     summary: 'The event log, oldest first after a cursor',
-    description: 'Cursor-paginated: pass `next_after` of one page as `after` of the next. Without `after`, the log from its oldest kept event.',
+    description: 'Cursor-paginated: pass `next_after` of one page as `after` of the next. Without `after`: the newest `limit` events (oldest first), to follow from there; `after=0` reads the log from its oldest kept event.',
     params: [...eventQuery, queryParam('limit', { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, 'page size')],
     responses: {
       200: json('one page of events', { type: 'object', required: ['items', 'next_after'], properties: { items: arrayOf(LOGGED_EVENT_SCHEMA), next_after: { anyOf: [SEQ, { type: 'null' }] } } }),

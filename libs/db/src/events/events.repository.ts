@@ -55,14 +55,28 @@ export interface EventPage {
   next_after: string | null;
 }
 
-/** The event log after a position, oldest first, optionally only some types. */
+/**
+ * The event log after a position, oldest first, optionally only some types. Without a position:
+ * the newest `limit` events (still oldest first), so a reader can start at the tail and follow
+ * with `next_after`; `after=0` reads from the beginning.
+ */
 export async function listEvents(pool: Pick<pg.Pool, 'query'>, opts: { after?: string | null; types?: readonly string[] | null; limit: number }): Promise<EventPage> {
-  const { rows } = await pool.query<EventRow>(
-    `select id, seq::text as seq, type, occurred_at, data from events
-      where seq is not null and seq > coalesce($1::bigint, 0) and ($2::text[] is null or type = any($2::text[]))
-      order by events.seq limit $3`,
-    [opts.after ?? null, opts.types && opts.types.length ? opts.types : null, opts.limit],
-  );
+  const types = opts.types && opts.types.length ? opts.types : null;
+  const { rows } =
+    opts.after === undefined || opts.after === null
+      ? await pool.query<EventRow>(
+          `select * from (select id, seq::text as seq, seq as n, type, occurred_at, data from events
+                           where seq is not null and ($1::text[] is null or type = any($1::text[]))
+                           order by events.seq desc limit $2) newest
+            order by n`,
+          [types, opts.limit],
+        )
+      : await pool.query<EventRow>(
+          `select id, seq::text as seq, type, occurred_at, data from events
+            where seq is not null and seq > $1::bigint and ($2::text[] is null or type = any($2::text[]))
+            order by events.seq limit $3`,
+          [opts.after, types, opts.limit],
+        );
   const items = rows.map(toLogged);
   return { items, next_after: items.length ? items[items.length - 1]!.seq : (opts.after ?? null) };
 }

@@ -139,19 +139,23 @@ test.serial('an SSE client receives a link state change within a second, and res
 });
 
 test.serial('GET /events pages with a cursor and filters by type; the dashboard path streams too', async (t) => {
-  const all = (await stack.api.request('GET', '/events?limit=1000', { key: admin })).body;
+  const all = (await stack.api.request('GET', '/events?after=0&limit=1000', { key: admin })).body;
   t.true(all.items.length >= 4);
   const seqs = all.items.map((i: any) => BigInt(i.seq));
   t.deepEqual([...seqs].sort((x, y) => (x < y ? -1 : 1)), seqs, 'oldest first');
-  let after: string | null = null;
+  let after: string | null = '0';
   const paged: string[] = [];
   for (;;) {
-    const page: any = (await stack.api.request('GET', `/events?limit=2${after ? `&after=${after}` : ''}`, { key: admin })).body;
+    const page: any = (await stack.api.request('GET', `/events?limit=2&after=${after}`, { key: admin })).body;
     if (page.items.length === 0) break;
     paged.push(...page.items.map((i: any) => i.id));
     after = page.next_after;
   }
   t.deepEqual(paged, all.items.map((i: any) => i.id));
+  // Without a cursor: the newest events, oldest first, to follow from there.
+  const tail = (await stack.api.request('GET', '/events?limit=3', { key: admin })).body;
+  t.deepEqual(tail.items.map((i: any) => i.id), all.items.slice(-3).map((i: any) => i.id));
+  t.is(tail.next_after, all.items.at(-1).seq);
   const types = ['system.registered', 'inventory.applied'].join(',');
   const filtered = (await stack.api.request('GET', `/events?types=${types}&limit=1000`, { key: admin })).body;
   t.true(filtered.items.every((i: any) => i.type === 'system.registered' || i.type === 'inventory.applied'));

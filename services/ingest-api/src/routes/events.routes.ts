@@ -98,7 +98,7 @@ async function serveEventStream(deps: ApiDeps, req: Request, res: Response, resu
     (e) => (buffering ? buffering.push(e) : send(e.seq, e.envelope)),
     () => close(),
   );
-  req.on('close', close);
+  res.on('close', close);
   const keepAlive = setInterval(() => {
     if (open) res.write(': keep-alive\n\n');
   }, KEEP_ALIVE_MS);
