@@ -1,5 +1,5 @@
 import test from 'ava';
-import { TEST_ADMIN_TOKEN, eventually, registerSystem, reportInventory, startTestStack, syntheticSnapshots, type RegisteredSystem, type TestStack } from '@zfs-sync/testkit/stack';
+import { TEST_ADMIN_TOKEN, eventually, startTestApi, registerSystem, reportInventory, startTestStack, syntheticSnapshots, type RegisteredSystem, type TestStack } from '@zfs-sync/testkit/stack';
 
 /**
  * The event log and the live stream (issue 10) against the real service: API, workers (recompute
@@ -21,7 +21,7 @@ interface SseEvent {
 }
 
 /** A minimal SSE client over fetch (what the dashboard does): events as they arrive. */
-function openStream(path: string, opts: { key?: string; lastEventId?: string } = {}) {
+function openStream(path: string, opts: { key?: string; lastEventId?: string; baseUrl?: string } = {}) {
   const controller = new AbortController();
   const events: SseEvent[] = [];
   const comments: string[] = [];
@@ -29,7 +29,7 @@ function openStream(path: string, opts: { key?: string; lastEventId?: string } =
   const headers: Record<string, string> = { accept: 'text/event-stream', authorization: `Bearer ${opts.key ?? admin}` };
   if (opts.lastEventId) headers['last-event-id'] = opts.lastEventId;
   const done = (async () => {
-    const res = await fetch(stack.api.baseUrl + path, { headers, signal: controller.signal });
+    const res = await fetch((opts.baseUrl ?? stack.api.baseUrl) + path, { headers, signal: controller.signal });
     status = res.status;
     if (!res.ok || !res.body) return;
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -269,4 +269,24 @@ test.serial('admin actions are audited: who (credential kind and fingerprint, ne
   t.deepEqual(paged, all);
   t.is((await stack.api.request('GET', '/audit?before=x', { key: admin })).body.field, 'before');
   t.is((await stack.api.request('GET', '/audit', { key: a.api_key })).status, 403);
+});
+
+test.serial('SSE clients of two API replicas both see an event caused through either one', async (t) => {
+  const second = await startTestApi(stack.env.config({ viewer_token: VIEWER }));
+  const one = openStream('/events/stream?types=system.registered');
+  const two = openStream('/events/stream?types=system.registered', { baseUrl: second.baseUrl, key: VIEWER });
+  try {
+    await eventually(async () => one.comments.length + two.comments.length, (n) => n >= 2, 5000);
+    // Registered through the second replica; the workers relay it; both replicas tail the stream.
+    const res = await second.request('POST', '/systems', { key: admin, body: { hostname: `replica-${process.pid}.test`, platform: 'linux' } });
+    t.is(res.status, 201);
+    for (const s of [one, two]) {
+      const got = await eventually(async () => s.events.find((e) => e.data.data.system_id === res.body.id), (e) => e !== undefined, 5000);
+      t.truthy(got);
+    }
+  } finally {
+    await one.close();
+    await two.close();
+    await second.close();
+  }
 });
