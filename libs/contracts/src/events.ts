@@ -91,6 +91,10 @@ export interface LinkEventData {
   dataset: string;
   source_system_id: string;
   target_system_id: string;
+  /** Names for people (link.*, conflict.* events): the group's and the hosts' at the time. */
+  group_name?: string | null;
+  source_hostname?: string | null;
+  target_hostname?: string | null;
 }
 export interface LinkStateChangedData extends LinkEventData {
   /** null: the link is new. */

@@ -253,8 +253,24 @@ class DatasetRecompute {
     for (const link of this.planned) targetStatus.set(link.targetSystemId, await this.recomputeLink(link));
     await this.dropVanishedLinks();
     await this.writeSyncStates(targetStatus);
-    await appendEvents(this.client, this.events);
+    await appendEvents(this.client, await this.named(this.events));
     return this.result;
+  }
+
+  /** Events read by people too: add the group's and the hosts' names (one query, only when there are events). */
+  private async named(events: NewEvent[]): Promise<NewEvent[]> {
+    if (events.length === 0) return events;
+    const { rows } = await this.q<{ kind: string; id: string; name: string }>(
+      `select 'group' as kind, id::text, name from sync_groups where id = $1
+       union all select 'system', id::text, hostname from systems where id = any($2::uuid[])`,
+      [this.groupId, this.ctx.members.map((m) => m.systemId)],
+    );
+    const group = rows.find((r) => r.kind === 'group')?.name ?? null;
+    const host = new Map(rows.filter((r) => r.kind === 'system').map((r) => [r.id, r.name]));
+    return events.map((e) => {
+      const d = e.data as { source_system_id?: string; target_system_id?: string };
+      return { ...e, data: { ...e.data, group_name: group, source_hostname: host.get(d.source_system_id ?? '') ?? null, target_hostname: host.get(d.target_system_id ?? '') ?? null } };
+    });
   }
 
   private q<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[]) {

@@ -98,7 +98,7 @@ test.serial('an SSE client receives a link state change within a second, and res
   );
   t.truthy(changed, 'link.state_changed arrived');
   const e = changed!;
-  t.like(e.data.data, { group_id: groupId, dataset: 'data', source_system_id: hub.id, target_system_id: a.id, from: 'in_sync', to: 'behind' });
+  t.like(e.data.data, { group_id: groupId, group_name: `events-${process.pid}`, dataset: 'data', source_system_id: hub.id, source_hostname: hub.hostname, target_system_id: a.id, target_hostname: a.hostname, from: 'in_sync', to: 'behind' });
   t.is(typeof e.data.data.explanation, 'string');
   t.is(e.data.id.length, 36);
   t.regex(e.id!, /^\d+$/);
@@ -288,5 +288,29 @@ test.serial('SSE clients of two API replicas both see an event caused through ei
     await one.close();
     await two.close();
     await second.close();
+  }
+});
+
+test.serial('resuming from further back than the stream holds reads PostgreSQL: every event after Last-Event-ID, in order, once', async (t) => {
+  const log = (await stack.api.request('GET', '/events?after=0&limit=1000', { key: admin })).body.items as any[];
+  t.true(log.length > 5);
+  const from = log[1].seq as string;
+  // The Redis stream is gone (trimmed, or Redis lost it): a new replica's tail has nothing in memory.
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(stack.env.redisUrl);
+  await redis.del(`${stack.env.prefix}:events`);
+  redis.disconnect();
+  const fresh = await startTestApi(stack.env.config());
+  const s = openStream('/events/stream', { baseUrl: fresh.baseUrl, lastEventId: from });
+  try {
+    const got = await eventually(async () => s.events, (es) => es.length >= log.length - 2, 10_000);
+    t.deepEqual(
+      got.slice(0, log.length - 2).map((e) => e.id),
+      log.slice(2).map((i) => i.seq),
+    );
+    t.deepEqual(got[0]!.data, { id: log[2].id, type: log[2].type, occurred_at: log[2].occurred_at, data: log[2].data }, 'the same envelope as on the stream');
+  } finally {
+    await s.close();
+    await fresh.close();
   }
 });
