@@ -61,9 +61,20 @@ export function startEventsRelay(deps: Pick<WorkerDeps, 'config' | 'logger' | 'p
     })();
     return running;
   };
+  // One warning per outage (Redis or PostgreSQL down), not one per sweep.
+  let failing = false;
   const kick = () => {
     if (stopped) return;
-    drain().catch((err: Error) => logger.warn({ err: err.message }, 'events relay: a batch failed; the sweep retries it'));
+    drain().then(
+      () => {
+        if (failing) logger.info('events relay: relaying again');
+        failing = false;
+      },
+      (err: Error) => {
+        if (!failing) logger.warn({ err: err.message }, 'events relay: a batch failed; the sweep retries it until it succeeds');
+        failing = true;
+      },
+    );
   };
 
   // LISTEN on a connection of its own (a pooled one would be handed back and lose it).
