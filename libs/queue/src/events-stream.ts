@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { EventEnvelope, EventStreamEntry } from '@zfs-sync/contracts';
+import type { EventEnvelope } from '@zfs-sync/contracts';
 import { eventStreamKey } from './keys.js';
 
 /** An event as the relay writes it to the stream: its envelope and its log position. */
@@ -9,20 +9,42 @@ export interface StreamedEvent {
 }
 
 /**
- * Append events to the Redis events stream in one round trip (the relay): fields per
- * `EventStreamEntry`, the stream bounded with `MAXLEN ~` (PostgreSQL keeps the record).
+ * The relay's write to the Redis events stream (fields per `EventStreamEntry`: event_id, event,
+ * seq; bounded with `MAXLEN ~`), exactly once per event id: for each event, in one atomic script, XADD it unless an
+ * earlier relay attempt already did — that attempt's transaction then died before its commit —
+ * and answer the position the event has on the stream (the earlier attempt's, or the one given).
+ * The marks live in a hash (`<stream>:relaying`, id → seq) only until the relay's commit:
+ * `forgetRelayed` drops them afterwards.
  */
-export async function appendToEventStream(redis: Redis, prefix: string, events: readonly StreamedEvent[], maxLength: number): Promise<void> {
-  if (events.length === 0) return;
-  const key = eventStreamKey(prefix);
-  const pipeline = redis.pipeline();
-  for (const e of events) {
-    const entry: Required<EventStreamEntry> = { event_id: e.envelope.id, event: JSON.stringify(e.envelope), seq: e.seq };
-    pipeline.xadd(key, 'MAXLEN', '~', String(maxLength), '*', 'event_id', entry.event_id, 'event', entry.event, 'seq', entry.seq);
-  }
-  const results = (await pipeline.exec()) ?? [];
-  const failed = results.find(([err]) => err);
-  if (failed) throw failed[0];
+const RELAY_ONCE = `
+local out = {}
+for i = 2, #ARGV, 3 do
+  local id, seq, ev = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local prev = redis.call('HGET', KEYS[2], id)
+  if prev then
+    out[#out + 1] = prev
+  else
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event_id', id, 'event', ev, 'seq', seq)
+    redis.call('HSET', KEYS[2], id, seq)
+    out[#out + 1] = seq
+  end
+end
+return out`;
+
+export const relayMarksKey = (prefix: string) => `${eventStreamKey(prefix)}:relaying`;
+
+/** XADD each event once (see RELAY_ONCE); returns each event's position on the stream, in order. */
+export async function appendToEventStreamOnce(redis: Redis, prefix: string, events: readonly StreamedEvent[], maxLength: number): Promise<string[]> {
+  if (events.length === 0) return [];
+  const args: string[] = [String(maxLength)];
+  for (const e of events) args.push(e.envelope.id, e.seq, JSON.stringify(e.envelope));
+  const out = (await redis.eval(RELAY_ONCE, 2, eventStreamKey(prefix), relayMarksKey(prefix), ...args)) as string[];
+  return out.map(String);
+}
+
+/** After the relay's commit: the marks of these events are no longer needed. */
+export async function forgetRelayed(redis: Redis, prefix: string, ids: readonly string[]): Promise<void> {
+  if (ids.length) await redis.hdel(relayMarksKey(prefix), ...ids);
 }
 
 /** One entry read back from the stream. */

@@ -23,29 +23,32 @@ export const envelopeOf = (e: LoggedEvent): EventEnvelope => ({ id: e.id, type: 
 /**
  * Move one batch of unrelayed events, oldest first, to the stream: under one transaction-scoped
  * lock (relays in many processes take turns), give each its log position `seq` in outbox order,
- * hand them to `publish` (the Redis XADD), and stamp them relayed — all in one transaction. If
- * `publish` throws or the process dies before the commit, nothing is stamped and the next relay
- * (or the periodic sweep) sends them again: at least once, and consumers de-duplicate by event
- * id. Because positions are assigned under the lock and committed before the next relay can
+ * hand them to `publish` (the Redis XADD, which may answer the positions an earlier attempt
+ * already used for some of them), and stamp them relayed — all in one transaction. If `publish`
+ * throws or the process dies before the commit, nothing is stamped and the next relay (or the
+ * periodic sweep) takes them again; the publisher de-duplicates by event id. Because positions are assigned under the lock and committed before the next relay can
  * assign any, a reader paging by `seq` never sees a later position before an earlier one.
- * Returns how many events it moved.
+ * Returns the events it moved.
  */
-export async function relayOutboxBatch(pool: pg.Pool, limit: number, publish: (events: LoggedEvent[]) => Promise<void>): Promise<number> {
+export async function relayOutboxBatch(pool: pg.Pool, limit: number, publish: (events: LoggedEvent[]) => Promise<string[] | void>): Promise<LoggedEvent[]> {
   return withTransaction(pool, async (client) => {
     await client.query(`select pg_advisory_xact_lock(hashtext('zfs-sync:events-relay'))`);
     const { rows } = await client.query<{ id: string; type: EventType; occurred_at: Date; data: Record<string, unknown> }>(
       `select id, type, occurred_at, data from events where seq is null order by outbox_no limit $1`,
       [limit],
     );
-    if (rows.length === 0) return 0;
+    if (rows.length === 0) return [];
     const seqs = (await client.query<{ seq: string }>(`select nextval('events_seq')::text as seq from generate_series(1, $1)`, [rows.length])).rows
       .map((r) => BigInt(r.seq))
       .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
       .map(String);
-    await client.query(`update events e set seq = t.seq, relayed_at = now() from unnest($1::uuid[], $2::bigint[]) as t(id, seq) where e.id = t.id`, [rows.map((r) => r.id), seqs]);
     const events = rows.map((r, i) => toLogged({ ...r, seq: seqs[i]! }));
-    await publish(events);
-    return events.length;
+    // The publisher may answer other positions: those an attempt that died before its commit
+    // already put on the stream (never committed here, so still free, and below every new one).
+    const actual = (await publish(events)) ?? seqs;
+    for (const [i, e] of events.entries()) e.seq = actual[i]!;
+    await client.query(`update events e set seq = t.seq, relayed_at = now() from unnest($1::uuid[], $2::bigint[]) as t(id, seq) where e.id = t.id`, [events.map((e) => e.id), events.map((e) => e.seq)]);
+    return events;
   });
 }
 

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { EVENTS_NOTIFY_CHANNEL, envelopeOf, relayOutboxBatch } from '@zfs-sync/db';
-import { appendToEventStream } from '@zfs-sync/queue';
+import { appendToEventStreamOnce, forgetRelayed } from '@zfs-sync/queue';
 import type { ProcessorDefinition, WorkerDeps } from '../../processor.js';
 
 const BATCH = 500;
@@ -17,7 +17,9 @@ export interface EventsRelay {
  * connection), so an event reaches the stream — and SSE clients — within milliseconds; a sweep
  * every `events_relay_poll_ms` re-drives anything a lost notification, a dropped LISTEN
  * connection or a relay killed mid-batch left behind. Many replicas may run it: batches take turns
- * under one lock, and a batch that did not commit is sent again (consumers de-duplicate by id).
+ * under one lock, and a batch that did not commit is taken again — without a second copy on the
+ * stream: the XADD script skips event ids an earlier attempt already added, and the event keeps
+ * that attempt's position.
  */
 export function startEventsRelay(deps: Pick<WorkerDeps, 'config' | 'logger' | 'pool' | 'redis'>): EventsRelay {
   const { config, logger, pool, redis } = deps;
@@ -28,16 +30,18 @@ export function startEventsRelay(deps: Pick<WorkerDeps, 'config' | 'logger' | 'p
   const drainOnce = async (): Promise<number> => {
     let total = 0;
     for (;;) {
-      const n = await relayOutboxBatch(pool, BATCH, (events) =>
-        appendToEventStream(
+      const moved = await relayOutboxBatch(pool, BATCH, (events) =>
+        appendToEventStreamOnce(
           redis,
           config.queuePrefix,
           events.map((e) => ({ envelope: envelopeOf(e), seq: e.seq })),
           config.eventsStreamMaxLength,
         ),
       );
-      total += n;
-      if (n < BATCH || stopped) return total;
+      // Committed: their marks are not needed any more (a leftover one only costs a few bytes).
+      await forgetRelayed(redis, config.queuePrefix, moved.map((e) => e.id)).catch(() => {});
+      total += moved.length;
+      if (moved.length < BATCH || stopped) return total;
     }
   };
 

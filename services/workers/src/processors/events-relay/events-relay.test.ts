@@ -1,8 +1,8 @@
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { appendEvents, createPgPool, relayOutboxBatch, withTransaction, envelopeOf } from '@zfs-sync/db';
+import { appendEvents, createPgPool, relayOutboxBatch, withTransaction, envelopeOf, type LoggedEvent } from '@zfs-sync/db';
 import { createLogger } from '@zfs-sync/logger';
-import { appendToEventStream, eventStreamKey, producerConnection, readEventStream } from '@zfs-sync/queue';
+import { appendToEventStreamOnce, eventStreamKey, forgetRelayed, producerConnection, readEventStream, relayMarksKey } from '@zfs-sync/queue';
 import { createTestEnvironment, eventually, spawnWorkerProcess, type TestEnvironment } from '@zfs-sync/testkit/stack';
 import type pg from 'pg';
 import { startEventsRelay } from './events-relay.processor.js';
@@ -70,6 +70,8 @@ test.serial('events committed while the relay was SIGKILLed reach the stream whe
         [],
         'every committed event is on the stream',
       );
+      const onStream = (await streamEntries()).filter((e) => (e.envelope.data as { tag?: string }).tag === 'killed');
+      t.is(onStream.length, 400, 'and each once');
       const seqs = (await pool.query(`select seq from events where data->>'tag' = 'killed'`)).rows.map((r) => r.seq);
       t.is(new Set(seqs).size, 400, 'each event got one log position');
     } finally {
@@ -80,23 +82,34 @@ test.serial('events committed while the relay was SIGKILLed reach the stream whe
   }
 });
 
-test.serial('a batch that reached Redis but died before its commit is sent again with the same event id, and gets one position', async (t) => {
+test.serial('a batch that reached Redis but died before its commit is taken again without a second copy on the stream; the event keeps its position', async (t) => {
+  const publish = (events: LoggedEvent[]) => appendToEventStreamOnce(redis, env.prefix, events.map((e) => ({ envelope: envelopeOf(e), seq: e.seq })), 1000);
   const written = await append(3, 'crash-before-commit');
+  // A newer event committed while the first attempt ran is relayed with the retry, after them.
+  let firstSeqs: string[] = [];
   await t.throwsAsync(
     relayOutboxBatch(pool, 500, async (events) => {
-      await appendToEventStream(redis, env.prefix, events.map((e) => ({ envelope: envelopeOf(e), seq: e.seq })), 1000);
+      firstSeqs = await publish(events);
       throw new Error('the process dies here');
     }),
     { message: 'the process dies here' },
   );
   t.is(await unrelayed(), 3, 'nothing was stamped relayed');
-  const n = await relayOutboxBatch(pool, 500, (events) => appendToEventStream(redis, env.prefix, events.map((e) => ({ envelope: envelopeOf(e), seq: e.seq })), 1000));
-  t.is(n, 3);
+  const [late] = await append(1, 'crash-before-commit');
+  const moved = await relayOutboxBatch(pool, 500, publish);
+  t.is(moved.length, 4);
+  await forgetRelayed(redis, env.prefix, moved.map((e) => e.id));
   const entries = (await streamEntries()).filter((e) => (e.envelope.data as { tag?: string }).tag === 'crash-before-commit');
-  t.is(entries.length, 6, 'at least once: the first attempt is on the stream too');
-  t.deepEqual(new Set(entries.map((e) => e.envelope.id)), new Set(written.map((e) => e.id)), 'consumers de-duplicate by event id');
+  t.deepEqual(
+    entries.map((e) => e.envelope.id),
+    [...written.map((e) => e.id), late!.id],
+    'each event once on the stream, in order',
+  );
   const { rows } = await pool.query(`select id, seq::text as seq from events where data->>'tag' = 'crash-before-commit' order by seq`);
-  t.deepEqual(rows.map((r) => r.id), written.map((e) => e.id), 'positions follow the outbox order');
+  t.deepEqual(rows.map((r) => r.id), [...written.map((e) => e.id), late!.id], 'positions follow the outbox order');
+  t.deepEqual(rows.slice(0, 3).map((r) => r.seq), firstSeqs, 'the positions the stream already shows');
+  t.deepEqual(entries.map((e) => e.seq), rows.map((r) => r.seq), 'the stream and the log agree');
+  t.is(await redis.hlen(relayMarksKey(env.prefix)), 0, 'no marks left after the commit');
 });
 
 test.serial('the stream stays bounded (MAXLEN ~)', async (t) => {
