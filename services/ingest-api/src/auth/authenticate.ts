@@ -3,7 +3,6 @@ import { forbidden, unauthorized } from '../http/problem.js';
 import { hashKey, sameHash } from './credentials.js';
 import type { KeyLookup } from './key-cache.js';
 
-/** Who is calling. Host keys act only for their own system; the admin token for the fleet. */
 /**
  * Who is calling. Host keys act only for their own system; the admin token for the fleet; the
  * viewer token (`ZFS_SYNC_VIEWER_TOKEN`) reads what the admin token reads — every GET — and

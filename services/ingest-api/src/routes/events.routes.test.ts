@@ -223,6 +223,13 @@ test.serial('system.registered, system.key_rotated and system.deleted are in the
   t.like(applied[0].data, { system_id: a.id, mode: 'inventory', complete: true, counts: { added: 3 } });
   t.is((await stack.api.request('DELETE', `/systems/${s.id}`, { key: admin })).status, 204);
   t.like((await eventsOf('system.deleted', (d) => d.system_id === s.id))[0].data, { system_id: s.id, hostname: s.hostname });
+  // A delete that fails (the hub of a group) rolls back with its event: the log never says it happened.
+  const refused = await stack.api.request('DELETE', `/systems/${hub.id}`, { key: admin });
+  t.is(refused.status, 409);
+  await new Promise((r) => setTimeout(r, 300));
+  const all = (await stack.api.request('GET', '/events?after=0&types=system.deleted&limit=1000', { key: admin })).body.items as any[];
+  t.false(all.some((e) => e.data.system_id === hub.id), 'no system.deleted for a system that still exists');
+  t.is((await stack.api.request('GET', `/audit?resource_type=system&resource_id=${hub.id}`, { key: admin })).body.items.filter((e: any) => e.action === 'system.deleted').length, 0);
 });
 
 test.serial('admin actions are audited: who (credential kind and fingerprint, never the secret) and what changed, newest first with a cursor', async (t) => {
