@@ -153,3 +153,50 @@ export interface EventDataMap {
   'conflict.opened': ConflictOpenedData;
   'conflict.resolved': ConflictResolvedData;
 }
+
+// ---- the same shapes as JSON Schemas: the contract tests check every emitted event against them,
+// and receivers may validate with them. Extra fields may be added later (additionalProperties).
+
+const str = { type: 'string' } as const;
+const nstr = { type: ['string', 'null'] } as const;
+const int = { type: 'integer' } as const;
+const nint = { type: ['integer', 'null'] } as const;
+const id = { type: 'string', format: 'uuid' } as const;
+const obj = (required: readonly string[], properties: Record<string, object>) => ({ type: 'object', required, properties }) as const;
+const linkBase = { group_id: id, dataset: str, source_system_id: id, target_system_id: id, group_name: nstr, source_hostname: nstr, target_hostname: nstr } as const;
+const LINK_REQUIRED = ['group_id', 'dataset', 'source_system_id', 'target_system_id'] as const;
+const systemBase = { system_id: id, hostname: str } as const;
+const syncSchema = obj([...LINK_REQUIRED, 'instruction_id', 'executor_system_id', 'kind'], {
+  ...linkBase,
+  instruction_id: id,
+  executor_system_id: id,
+  kind: { enum: ['transfer', 'remedy'] },
+  strategy: str,
+  bytes_transferred: { anyOf: [{ type: 'string', pattern: '^[0-9]{1,20}$' }, { type: 'null' }] },
+  error: nstr,
+  consecutive_failures: int,
+});
+
+export const EVENT_DATA_SCHEMAS: Record<keyof EventDataMap, object> = {
+  'system.registered': obj(['system_id', 'hostname', 'platform', 'site'], { ...systemBase, platform: str, site: nstr }),
+  'system.deleted': obj(['system_id', 'hostname', 'platform', 'site'], { ...systemBase, platform: str, site: nstr }),
+  'system.key_rotated': obj(['system_id', 'hostname', 'key_id', 'old_key_valid_seconds'], { ...systemBase, key_id: id, old_key_valid_seconds: int }),
+  'system.online': obj(['system_id', 'hostname', 'previous', 'last_seen'], { ...systemBase, previous: { enum: ['online', 'offline', 'unknown'] }, last_seen: nstr }),
+  'system.offline': obj(['system_id', 'hostname', 'previous', 'last_seen', 'timeout_seconds'], { ...systemBase, previous: { enum: ['online', 'offline', 'unknown'] }, last_seen: nstr, timeout_seconds: int }),
+  'inventory.applied': obj(['system_id', 'report_id', 'mode', 'generation', 'complete', 'counts', 'datasets'], {
+    system_id: id,
+    report_id: str,
+    mode: { enum: ['inventory', 'batch'] },
+    generation: { type: ['integer', 'string', 'null'] },
+    complete: { type: 'boolean' },
+    counts: obj(['added', 'removed', 'changed', 'unchanged'], { added: int, removed: int, changed: int, unchanged: int }),
+    datasets: int,
+  }),
+  'link.state_changed': obj([...LINK_REQUIRED, 'from', 'to', 'lag_seconds', 'explanation'], { ...linkBase, from: nstr, to: nstr, lag_seconds: nint, explanation: str }),
+  'link.lag_exceeded': obj([...LINK_REQUIRED, 'lag_seconds', 'max_lag_seconds', 'previous_lag_seconds', 'explanation'], { ...linkBase, lag_seconds: int, max_lag_seconds: int, previous_lag_seconds: nint, explanation: str }),
+  'sync.started': syncSchema,
+  'sync.succeeded': syncSchema,
+  'sync.failed': syncSchema,
+  'conflict.opened': obj([...LINK_REQUIRED, 'conflict_id', 'type', 'severity', 'explanation'], { ...linkBase, conflict_id: id, type: str, severity: str, explanation: str }),
+  'conflict.resolved': obj([...LINK_REQUIRED, 'conflict_id', 'type', 'status', 'automatic', 'reason'], { ...linkBase, conflict_id: id, type: str, status: { enum: ['resolved', 'ignored'] }, automatic: { type: 'boolean' }, reason: str, by: str }),
+};

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { EVENT_DATA_SCHEMAS, compile } from '@zfs-sync/contracts';
 import { TEST_ADMIN_TOKEN, eventually, startTestApi, registerSystem, reportInventory, startTestStack, syntheticSnapshots, type RegisteredSystem, type TestStack } from '@zfs-sync/testkit/stack';
 
 /**
@@ -320,4 +321,19 @@ test.serial('resuming from further back than the stream holds reads PostgreSQL: 
     await s.close();
     await fresh.close();
   }
+});
+
+test.serial('every event in the log matches the data schema of its type (libs/contracts)', async (t) => {
+  const validators = new Map(Object.entries(EVENT_DATA_SCHEMAS).map(([type, schema]) => [type, compile(schema)]));
+  const items = (await stack.api.request('GET', '/events?after=0&limit=1000', { key: TEST_ADMIN_TOKEN })).body.items as any[];
+  t.true(items.length > 0);
+  const types = new Set<string>();
+  for (const e of items) {
+    const check = validators.get(e.type);
+    t.truthy(check, `${e.type} has a schema`);
+    const v = check!(e.data);
+    t.true(v.ok, `${e.type}: ${v.ok ? '' : JSON.stringify(v.error)} in ${JSON.stringify(e.data)}`);
+    types.add(e.type);
+  }
+  t.log(`checked ${items.length} events of ${types.size} types: ${[...types].sort().join(', ')}`);
 });

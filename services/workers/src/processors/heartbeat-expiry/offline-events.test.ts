@@ -1,4 +1,5 @@
 import test from 'ava';
+import { EVENT_DATA_SCHEMAS, compile } from '@zfs-sync/contracts';
 import { SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
 import { createTestDatabase, type TestDatabase } from '@zfs-sync/testkit';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -56,4 +57,11 @@ test.serial('a heartbeat after going offline emits one system.online; further he
   await pools[0]!.query(`update systems set last_seen = now() - interval '1 hour' where id = $1`, [id]);
   await Promise.all(sweepers.map((s) => s.expireHeartbeats(60)));
   t.is(await count(`select count(*) as n from events where type = 'system.offline' and data->>'system_id' = $1`, [id]), 2);
+});
+
+test.serial('system.online and system.offline match their data schemas', async (t) => {
+  const { rows } = await pools[0]!.query(`select type, data from events where type in ('system.online', 'system.offline')`);
+  t.true(rows.length > 1000);
+  const check = { 'system.online': compile(EVENT_DATA_SCHEMAS['system.online']), 'system.offline': compile(EVENT_DATA_SCHEMAS['system.offline']) } as Record<string, ReturnType<typeof compile>>;
+  t.deepEqual(rows.filter((r) => !check[r.type]!(r.data).ok), []);
 });

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { EVENT_DATA_SCHEMAS, compile } from '@zfs-sync/contracts';
 import { pgQuery } from '@zfs-sync/testkit';
 import { TEST_ADMIN_TOKEN, eventually, registerSystem, reportInventory, startTestStack, syntheticSnapshots, type RegisteredSystem, type TestStack } from '@zfs-sync/testkit/stack';
 
@@ -87,6 +88,11 @@ test.serial('link.lag_exceeded once when the lag crosses max_lag_seconds; confli
   t.like(sync.find((d) => d.error), { instruction_id: id, group_id: groupId, dataset: 'lag', executor_system_id: hub.id, error: 'cannot receive: pool is full', consecutive_failures: 1, bytes_transferred: '18446744073709551615' });
   const types = ((await api().request('GET', `/events?types=sync.started,sync.failed,sync.succeeded&limit=1000`, { key: admin })).body.items as any[]).filter((e) => e.data.instruction_id === id).map((e) => e.type);
   t.deepEqual(types, ['sync.started', 'sync.failed'], 'progress reports emit nothing');
+  // The host tries again and succeeds.
+  t.is((await status({ status: 'started' })).status, 200);
+  t.is((await status({ status: 'succeeded', bytes_transferred: 4096 })).status, 200);
+  const succeeded = await eventually(() => events('sync.succeeded', (d) => d.instruction_id === id), (e) => e.length > 0, 10_000);
+  t.like(succeeded[0], { instruction_id: id, bytes_transferred: '4096', kind: 'transfer' });
 
   // A target with a snapshot of its own: diverged, a conflict opens; the target drops it: resolved.
   const own = { ...syntheticSnapshots(1, { seed: 603, prefix: 'local' })[0]!, createtxg: '9000', creation: snaps[6]!.creation + 30 };
@@ -97,4 +103,19 @@ test.serial('link.lag_exceeded once when the lag crosses max_lag_seconds; confli
   await reportInventory(api(), target, [{ pool: 'tank', dataset: 'lag', snapshots: snaps.slice(0, 7) }]);
   const resolved = await eventually(() => events('conflict.resolved', (d) => d.conflict_id === opened[0].conflict_id), (e) => e.length > 0, 15_000);
   t.like(resolved[0], { status: 'resolved', automatic: true });
+});
+
+test.serial('every event in the log matches the data schema of its type (libs/contracts)', async (t) => {
+  const validators = new Map(Object.entries(EVENT_DATA_SCHEMAS).map(([type, schema]) => [type, compile(schema)]));
+  const items = (await stack.api.request('GET', '/events?after=0&limit=1000', { key: TEST_ADMIN_TOKEN })).body.items as any[];
+  t.true(items.length > 0);
+  const types = new Set<string>();
+  for (const e of items) {
+    const check = validators.get(e.type);
+    t.truthy(check, `${e.type} has a schema`);
+    const v = check!(e.data);
+    t.true(v.ok, `${e.type}: ${v.ok ? '' : JSON.stringify(v.error)} in ${JSON.stringify(e.data)}`);
+    types.add(e.type);
+  }
+  t.log(`checked ${items.length} events of ${types.size} types: ${[...types].sort().join(', ')}`);
 });
