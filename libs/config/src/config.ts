@@ -42,6 +42,7 @@ export interface Config {
   eventsFlapWindowSeconds: number;
   eventsStreamMaxLength: number;
   eventsRelayPollMs: number;
+  eventsKeepaliveSeconds: number;
   eventsRetentionDays: number;
   auditRetentionDays: number;
   retentionSweepSeconds: number;

@@ -24,7 +24,7 @@ const eventQuery: ParamSpec[] = [
 ];
 
 const sseResponse = (description: string): ResponseSpec => ({
-  description: `${description} Server-Sent Events: each event is \`id: <seq>\`, \`event: <type>\`, \`data: <the envelope as JSON>\`; a comment line every 15 s keeps proxies from closing the stream. Reconnect with the \`Last-Event-ID\` header (or \`after=\`) to resume without a gap.`,
+  description: `${description} Server-Sent Events: each event is \`id: <seq>\`, \`event: <type>\`, \`data: <the envelope as JSON>\`; a comment line every \`events_keepalive_seconds\` (15 s) keeps proxies from closing the stream. Reconnect with the \`Last-Event-ID\` header (or \`after=\`) to resume without a gap.`,
   contentType: 'text/event-stream',
   schema: { type: 'string' },
 });

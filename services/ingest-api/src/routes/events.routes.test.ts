@@ -71,7 +71,7 @@ const linksOf = () => stack.api.request('GET', `/sync/groups/${groupId}/links`, 
 const linkTo = async (target: string) => (await linksOf()).find((l) => l.target_system_id === target);
 
 test.before(async () => {
-  stack = await startTestStack({ viewer_token: VIEWER, events_flap_window_seconds: 0 });
+  stack = await startTestStack({ viewer_token: VIEWER, events_flap_window_seconds: 0, events_keepalive_seconds: 1 });
   hub = await registerSystem(stack.api, `hub-${process.pid}.events.test`);
   a = await registerSystem(stack.api, `a-${process.pid}.events.test`);
   await reportInventory(stack.api, hub, [{ pool: 'tank', dataset: 'data', snapshots: data.slice(0, 5) }]);
@@ -174,8 +174,10 @@ test.serial('GET /events pages with a cursor and filters by type; the dashboard 
   t.is((await stack.api.request('GET', '/events', { key: a.api_key })).status, 403);
   const legacy = openStream('/dashboard/events');
   try {
-    await eventually(async () => legacy.comments.length, (n) => n > 0, 5000);
+    // `: connected`, then keep-alive comments while nothing happens.
+    await eventually(async () => legacy.comments.filter((c) => c === ': keep-alive').length, (n) => n >= 2, 5000);
     t.is(legacy.status(), 200);
+    t.true(legacy.comments.filter((c) => c === ': keep-alive').length >= 2, 'keep-alive comments');
   } finally {
     await legacy.close();
   }

@@ -9,7 +9,6 @@ import { queryParams } from '../http/query.js';
 import { route } from '../http/route.js';
 
 const SEQ = /^[0-9]{1,19}$/;
-const KEEP_ALIVE_MS = 15_000;
 /** A client this far behind (bytes queued in its socket) is dropped; it reconnects and resumes from PostgreSQL. */
 const SLOW_CLIENT_BYTES = 4 * 1024 * 1024;
 const BACKFILL_PAGE = 1000;
@@ -101,7 +100,7 @@ async function serveEventStream(deps: ApiDeps, req: Request, res: Response, resu
   res.on('close', close);
   const keepAlive = setInterval(() => {
     if (open) res.write(': keep-alive\n\n');
-  }, KEEP_ALIVE_MS);
+  }, deps.config.eventsKeepaliveSeconds * 1000);
 
   res.status(200);
   res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
