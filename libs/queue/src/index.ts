@@ -5,3 +5,4 @@ export * from './metrics.js';
 export * from './keys.js';
 export * from './heartbeats.js';
 export * from './events-stream.js';
+export * from './rate-limit.js';

@@ -3,6 +3,7 @@ import { loadConfigOrExit } from '@zfs-sync/config';
 import { createLogger } from '@zfs-sync/logger';
 import { handleShutdown } from '@zfs-sync/runtime';
 import { createApp } from './app.js';
+import { createApiServer } from './http/server.js';
 import { buildApiDeps } from './build-deps.js';
 import { ignoreSigintInClusterWorker, isClusterPrimary, superviseApiProcesses } from './cluster.js';
 
@@ -19,15 +20,12 @@ async function serve(): Promise<void> {
     );
   }
   const app = createApp(deps);
-  const server = app.listen(config.port, config.host, () => {
+  // Slow clients must not hold sockets forever (slowloris), but a 64 MiB inventory on a slow link
+  // needs minutes: the bounds are configurable (http/server.ts).
+  const server = createApiServer(app, config).listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     logger.info({ port, host: config.host, config_file: config.sourceFile, pid: process.pid }, `ingest API listening on http://${config.host}:${port}/api/v1`);
   });
-  // Slow clients must not hold sockets forever (slowloris), but a 64 MiB inventory on a slow link
-  // needs minutes.
-  server.headersTimeout = 15_000;
-  server.requestTimeout = 300_000;
-  server.keepAliveTimeout = 65_000;
 
   handleShutdown(logger, config.shutdownTimeoutMs, [
     // Live event streams never end by themselves: end them first, or the server's close waits for them.
