@@ -45,6 +45,14 @@ export interface Config {
   failureBackoffSeconds: number;
   failureBackoffMaxSeconds: number;
   legacyStaleAfterSeconds: number;
+  viewerToken: string | null;
+  eventsFlapWindowSeconds: number;
+  eventsStreamMaxLength: number;
+  eventsRelayPollMs: number;
+  eventsKeepaliveSeconds: number;
+  eventsRetentionDays: number;
+  auditRetentionDays: number;
+  retentionSweepSeconds: number;
   webhookAllowedCidrs: string[];
   webhookRetrySchedule: string[];
   webhookDisableAfterSeconds: number;

@@ -81,6 +81,8 @@ export const JOBS = {
   } satisfies JobDefinition<RecomputeGroupPayload> as JobDefinition<RecomputeGroupPayload>,
   inventorySweep: sweepJob('inventory-sweep'),
   syncSweep: sweepJob('sync-sweep'),
+  /** Retention (issue 10): prunes old events and audit entries. */
+  retentionSweep: sweepJob('retention'),
   webhookDelivery: {
     queue: 'webhook-deliveries',
     name: 'deliver',

@@ -1,4 +1,6 @@
 import type { ProcessorDefinition } from './processor.js';
+import { eventsRelayProcessor } from './processors/events-relay/events-relay.processor.js';
+import { retentionProcessor } from './processors/retention/retention.processor.js';
 import { fleetMetricsProcessor } from './processors/fleet-metrics/fleet-metrics.processor.js';
 import { heartbeatExpiryProcessor } from './processors/heartbeat-expiry/heartbeat-expiry.processor.js';
 import { reconcileProcessor } from './processors/reconcile/reconcile.processor.js';
@@ -7,7 +9,7 @@ import { webhookDeliveryProcessor } from './processors/webhook-delivery/webhook-
 import { webhookFanoutProcessor } from './processors/webhook-fanout/webhook-fanout.processor.js';
 
 /** Every processor this image can run, by name. */
-export const PROCESSORS: readonly ProcessorDefinition[] = [heartbeatExpiryProcessor, reconcileProcessor, recomputeLinksProcessor, fleetMetricsProcessor, webhookFanoutProcessor, webhookDeliveryProcessor()];
+export const PROCESSORS: readonly ProcessorDefinition[] = [heartbeatExpiryProcessor, reconcileProcessor, recomputeLinksProcessor, fleetMetricsProcessor, eventsRelayProcessor, retentionProcessor, webhookFanoutProcessor, webhookDeliveryProcessor()];
 
 /**
  * The processors named in WORKER_PROCESSORS (all when empty); an unknown name stops the start.
