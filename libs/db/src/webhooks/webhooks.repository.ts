@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { EventEnvelope } from '@zfs-sync/contracts';
 import { appendEvents } from '../events/outbox.js';
+import { diffFields, recordAudit, type AuditActor } from '../events/audit.repository.js';
 import { withTransaction } from '../transaction.js';
 
 export interface WebhookEndpointRow {
@@ -129,16 +130,24 @@ export interface AttemptRecord {
   disableReason: string | null;
 }
 
+/** Changes made by the service itself (tests, tools) rather than through the API. */
+const SERVICE: AuditActor = { kind: 'system', id: null };
+
 /** Webhook endpoints, deliveries and attempts. Every statement is here; routes and processors call these. */
 export class WebhooksRepository {
   constructor(private readonly pool: pg.Pool) {}
 
-  async create(e: NewEndpoint): Promise<WebhookEndpointRow> {
-    const { rows } = await this.pool.query(
-      `insert into webhook_endpoints (url, description, event_types, sync_group_ids, enabled, secret) values ($1, $2, $3, $4::uuid[], $5, $6) returning ${ENDPOINT_COLUMNS}`,
-      [e.url, e.description, e.event_types, e.sync_group_ids, e.enabled, e.secret],
-    );
-    return rows[0];
+  /** Create an endpoint; its audit entry (never the secret) commits with it. */
+  async create(e: NewEndpoint, actor: AuditActor = SERVICE): Promise<WebhookEndpointRow> {
+    return withTransaction(this.pool, async (client) => {
+      const { rows } = await client.query(
+        `insert into webhook_endpoints (url, description, event_types, sync_group_ids, enabled, secret) values ($1, $2, $3, $4::uuid[], $5, $6) returning ${ENDPOINT_COLUMNS}`,
+        [e.url, e.description, e.event_types, e.sync_group_ids, e.enabled, e.secret],
+      );
+      const { secret: _secret, ...fields } = e;
+      await recordAudit(client, { actor, action: 'webhook.created', resource_type: 'webhook', resource_id: rows[0].id, changes: fields });
+      return rows[0];
+    });
   }
 
   /** Which of these sync group ids name no group. */
@@ -166,36 +175,49 @@ export class WebhooksRepository {
   }
 
   /** Change the fields given; enabling an endpoint clears why it was disabled and its failure streak. */
-  async update(id: string, p: EndpointPatch): Promise<WebhookEndpointRow | null> {
-    const { rows } = await this.pool.query(
-      `update webhook_endpoints set
-         url = coalesce($2, url),
-         description = case when $3::boolean then $4 else description end,
-         event_types = coalesce($5, event_types),
-         sync_group_ids = case when $6::boolean then $7::uuid[] else sync_group_ids end,
-         enabled = coalesce($8, enabled),
-         disabled_reason = case when $8 is true then null else disabled_reason end,
-         disabled_at = case when $8 is true then null when $8 is false and enabled then now() else disabled_at end,
-         failing_since = case when $8 is true and not enabled then null else failing_since end,
-         updated_at = now()
-       where id = $1 returning ${ENDPOINT_COLUMNS}`,
-      [id, p.url ?? null, p.description !== undefined, p.description ?? null, p.event_types ?? null, p.sync_group_ids !== undefined, p.sync_group_ids ?? null, p.enabled ?? null],
-    );
-    return rows[0] ?? null;
+  async update(id: string, p: EndpointPatch, actor: AuditActor = SERVICE): Promise<WebhookEndpointRow | null> {
+    return withTransaction(this.pool, async (client) => {
+      const before = (await client.query(`select ${ENDPOINT_COLUMNS} from webhook_endpoints where id = $1 for update`, [id])).rows[0];
+      if (!before) return null;
+      const { rows } = await client.query(
+        `update webhook_endpoints set
+           url = coalesce($2, url),
+           description = case when $3::boolean then $4 else description end,
+           event_types = coalesce($5, event_types),
+           sync_group_ids = case when $6::boolean then $7::uuid[] else sync_group_ids end,
+           enabled = coalesce($8, enabled),
+           disabled_reason = case when $8 is true then null else disabled_reason end,
+           disabled_at = case when $8 is true then null when $8 is false and enabled then now() else disabled_at end,
+           failing_since = case when $8 is true and not enabled then null else failing_since end,
+           updated_at = now()
+         where id = $1 returning ${ENDPOINT_COLUMNS}`,
+        [id, p.url ?? null, p.description !== undefined, p.description ?? null, p.event_types ?? null, p.sync_group_ids !== undefined, p.sync_group_ids ?? null, p.enabled ?? null],
+      );
+      await recordAudit(client, { actor, action: 'webhook.updated', resource_type: 'webhook', resource_id: id, changes: diffFields(before, rows[0], ['url', 'description', 'event_types', 'sync_group_ids', 'enabled']) });
+      return rows[0] ?? null;
+    });
   }
 
-  async delete(id: string): Promise<boolean> {
-    return ((await this.pool.query('delete from webhook_endpoints where id = $1', [id])).rowCount ?? 0) > 0;
+  async delete(id: string, actor: AuditActor = SERVICE): Promise<boolean> {
+    return withTransaction(this.pool, async (client) => {
+      const { rows } = await client.query('delete from webhook_endpoints where id = $1 returning url', [id]);
+      if (!rows[0]) return false;
+      await recordAudit(client, { actor, action: 'webhook.deleted', resource_type: 'webhook', resource_id: id, changes: { url: rows[0].url } });
+      return true;
+    });
   }
 
   /** New secret now; the old one keeps signing alongside until the grace ends. */
-  async rotateSecret(id: string, secret: string, graceSeconds: number): Promise<WebhookEndpointRow | null> {
-    const { rows } = await this.pool.query(
-      `update webhook_endpoints set previous_secret = secret, previous_secret_expires_at = now() + make_interval(secs => $3), secret = $2, updated_at = now()
-       where id = $1 returning ${ENDPOINT_COLUMNS}`,
-      [id, secret, graceSeconds],
-    );
-    return rows[0] ?? null;
+  async rotateSecret(id: string, secret: string, graceSeconds: number, actor: AuditActor = SERVICE): Promise<WebhookEndpointRow | null> {
+    return withTransaction(this.pool, async (client) => {
+      const { rows } = await client.query(
+        `update webhook_endpoints set previous_secret = secret, previous_secret_expires_at = now() + make_interval(secs => $3), secret = $2, updated_at = now()
+         where id = $1 returning ${ENDPOINT_COLUMNS}`,
+        [id, secret, graceSeconds],
+      );
+      if (rows[0]) await recordAudit(client, { actor, action: 'webhook.secret_rotated', resource_type: 'webhook', resource_id: id, changes: { previous_secret_valid_seconds: graceSeconds } });
+      return rows[0] ?? null;
+    });
   }
 
   /**

@@ -2,7 +2,7 @@ import { Router, type Response } from 'express';
 import { WEBHOOKS_API } from '@zfs-sync/contracts';
 import { webhookDeliveryToJson, webhookEndpointToJson, type WebhookEndpointRow } from '@zfs-sync/db';
 import { checkWebhookUrl, newWebhookSecret, parseAllowedCidrs } from '@zfs-sync/domain';
-import { requireAdmin } from '../auth/authenticate.js';
+import { auditActor, requireAdmin } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
 import { HttpProblem, conflict, notFound } from '../http/problem.js';
@@ -64,7 +64,7 @@ export function webhookRoutes(deps: ApiDeps): Router {
       sync_group_ids: await checkedGroups(b.sync_group_ids),
       enabled: b.enabled ?? true,
       secret,
-    });
+    }, auditActor(res));
     deps.logger.info({ webhook_id: e.id, url: e.url }, 'webhook endpoint created');
     res.location(`/api/v1/webhooks/${e.id}`);
     sendWithSecret(res, 201, e, secret);
@@ -90,7 +90,7 @@ export function webhookRoutes(deps: ApiDeps): Router {
       ...(b.event_types !== undefined ? { event_types: checkedTypes([...b.event_types]) } : {}),
       ...(b.sync_group_ids !== undefined ? { sync_group_ids: await checkedGroups(b.sync_group_ids) } : {}),
       ...(b.enabled !== undefined ? { enabled: b.enabled } : {}),
-    });
+    }, auditActor(res));
     if (!e) throw notFound(`no webhook endpoint with id ${id}`);
     res.json(webhookEndpointToJson(e));
   });
@@ -98,7 +98,7 @@ export function webhookRoutes(deps: ApiDeps): Router {
   route(r, WEBHOOKS_API.delete, async (req, res) => {
     requireAdmin(res);
     const id = uuidParam(req, 'id');
-    if (!(await deps.webhooks.delete(id))) throw notFound(`no webhook endpoint with id ${id}`);
+    if (!(await deps.webhooks.delete(id, auditActor(res)))) throw notFound(`no webhook endpoint with id ${id}`);
     res.status(204).end();
   });
 
@@ -107,7 +107,7 @@ export function webhookRoutes(deps: ApiDeps): Router {
     const id = uuidParam(req, 'id');
     const b = parseRotate(req);
     const secret = newWebhookSecret();
-    const e = await deps.webhooks.rotateSecret(id, secret, b.grace_seconds ?? deps.config.webhookSecretGraceSeconds);
+    const e = await deps.webhooks.rotateSecret(id, secret, b.grace_seconds ?? deps.config.webhookSecretGraceSeconds, auditActor(res));
     if (!e) throw notFound(`no webhook endpoint with id ${id}`);
     deps.logger.info({ webhook_id: id }, 'webhook secret rotated');
     sendWithSecret(res, 200, e, secret);

@@ -6,12 +6,13 @@ import { TestReceiver, xaddEvent } from './test-receiver.js';
 
 // The whole service (API + every processor) with a test-shortened retry schedule, and the
 // loopback receiver allowed.
+const VIEWER = 'zs_viewer_webhooks-test-viewer-token-0000';
 let stack: TestStack;
 let rx: TestReceiver;
 
 test.before(async () => {
   rx = await TestReceiver.start();
-  stack = await startTestStack({ webhook_allowed_cidrs: ['127.0.0.1/32'], webhook_retry_schedule: ['300ms', '300ms', '300ms'], webhook_timeout_ms: 3000, webhook_endpoint_concurrency: 2 });
+  stack = await startTestStack({ viewer_token: VIEWER, webhook_allowed_cidrs: ['127.0.0.1/32'], webhook_retry_schedule: ['300ms', '300ms', '300ms'], webhook_timeout_ms: 3000, webhook_endpoint_concurrency: 2 });
 });
 test.after.always(async () => {
   await stack?.stop();
@@ -45,7 +46,17 @@ test.serial('the admin API: secret once (no-store), list/get without it, patch, 
   t.is((await stack.api.request('PATCH', `/webhooks/${created.body.id}`, { ...admin, body: { url: 'http://10.0.0.1/' } })).body.field, 'url');
   t.is((await stack.api.request('POST', '/webhooks', { ...admin, body: { url: rx.url('/x'), event_types: ['nope'] } })).status, 400);
   t.is((await stack.api.request('POST', '/webhooks', { key: null, body: { url: rx.url('/x'), event_types: ['*'] } })).status, 401);
+  // The viewer token reads (never a secret) and changes nothing.
+  t.is((await stack.api.request('GET', `/webhooks/${created.body.id}`, { key: VIEWER })).status, 200);
+  t.is((await stack.api.request('GET', `/webhooks/${created.body.id}/deliveries`, { key: VIEWER })).status, 200);
+  t.is((await stack.api.request('PATCH', `/webhooks/${created.body.id}`, { key: VIEWER, body: { enabled: true } })).status, 403);
+  t.is((await stack.api.request('POST', `/webhooks/${created.body.id}/rotate-secret`, { key: VIEWER })).status, 403);
   t.is((await stack.api.request('DELETE', `/webhooks/${created.body.id}`, admin)).status, 204);
+  // Every change is audited, with who did it and what changed — never the secret.
+  const audit = (await pgQuery(stack.env.db.url, `select action, actor_kind, changes from audit_log where resource_type = 'webhook' and resource_id = $1 order by seq`, [created.body.id])).rows;
+  t.deepEqual(audit.map((a: any) => [a.action, a.actor_kind]), [['webhook.created', 'admin'], ['webhook.updated', 'admin'], ['webhook.deleted', 'admin']]);
+  t.deepEqual(audit[1].changes, { event_types: { from: ['system.offline', 'link.state_changed'], to: ['*'] }, enabled: { from: true, to: false } });
+  t.false(JSON.stringify(audit).includes(created.body.secret));
   t.is((await stack.api.request('GET', `/webhooks/${created.body.id}`, admin)).status, 404);
 });
 
