@@ -137,7 +137,19 @@ export interface ConflictResolvedData extends LinkEventData {
   by?: string;
 }
 
-/** The `data` of each event type this service emits (webhook.* types: see the webhooks section). */
+export interface WebhookEndpointDisabledData {
+  endpoint_id: string;
+  url: string;
+  /** Why: it answered 410 Gone, or it failed continuously for webhook_disable_after_seconds. */
+  reason: string;
+}
+
+export interface WebhookTestData {
+  endpoint_id: string;
+  message: string;
+}
+
+/** The `data` of each event type this service emits. */
 export interface EventDataMap {
   'system.registered': SystemRegisteredData;
   'system.deleted': SystemDeletedData;
@@ -152,6 +164,8 @@ export interface EventDataMap {
   'sync.failed': SyncEventData;
   'conflict.opened': ConflictOpenedData;
   'conflict.resolved': ConflictResolvedData;
+  'webhook.endpoint_disabled': WebhookEndpointDisabledData;
+  'webhook.test': WebhookTestData;
 }
 
 // ---- the same shapes as JSON Schemas: the contract tests check every emitted event against them,
@@ -199,4 +213,6 @@ export const EVENT_DATA_SCHEMAS: Record<keyof EventDataMap, object> = {
   'sync.failed': syncSchema,
   'conflict.opened': obj([...LINK_REQUIRED, 'conflict_id', 'type', 'severity', 'explanation'], { ...linkBase, conflict_id: id, type: str, severity: str, explanation: str }),
   'conflict.resolved': obj([...LINK_REQUIRED, 'conflict_id', 'type', 'status', 'automatic', 'reason'], { ...linkBase, conflict_id: id, type: str, status: { enum: ['resolved', 'ignored'] }, automatic: { type: 'boolean' }, reason: str, by: str }),
+  'webhook.endpoint_disabled': obj(['endpoint_id', 'url', 'reason'], { endpoint_id: id, url: str, reason: str }),
+  'webhook.test': obj(['endpoint_id', 'message'], { endpoint_id: id, message: str }),
 };

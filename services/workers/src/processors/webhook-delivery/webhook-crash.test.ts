@@ -1,6 +1,7 @@
 import test from 'ava';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
+import { EVENT_DATA_SCHEMAS, compile } from '@zfs-sync/contracts';
 import { createLogger } from '@zfs-sync/logger';
 import { eventStreamKey, Producer } from '@zfs-sync/queue';
 import { pgQuery } from '@zfs-sync/testkit';
@@ -83,6 +84,7 @@ test.serial('an endpoint failing continuously for webhook_disable_after_seconds 
   t.is(events.length, 1);
   t.is(events[0].data.endpoint_id, ep.id);
   t.regex(events[0].data.reason, /failed continuously/);
+  t.true(compile(EVENT_DATA_SCHEMAS['webhook.endpoint_disabled'])(events[0].data).ok, 'matches its documented schema');
   // Enabled again by the operator: the failure streak starts over.
   const again = await api.request('PATCH', `/webhooks/${ep.id}`, { ...admin, body: { enabled: true } });
   t.true(again.body.enabled);

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { Webhook } from 'standardwebhooks';
+import { EVENT_DATA_SCHEMAS, compile } from '@zfs-sync/contracts';
 import { eventually, startTestStack, TEST_ADMIN_TOKEN, type TestStack } from '@zfs-sync/testkit/stack';
 import { pgQuery } from '@zfs-sync/testkit';
 import { TestReceiver, xaddEvent } from './test-receiver.js';
@@ -204,6 +205,7 @@ test.serial('the test event goes to that endpoint only; after a rotation both se
   t.is(sent.status, 202);
   const [req] = await eventually(async () => rx.at('/test-a'), (r) => r.length > 0);
   t.is(JSON.parse(req!.body).type, 'webhook.test');
+  t.true(compile(EVENT_DATA_SCHEMAS['webhook.test'])(JSON.parse(req!.body).data).ok, 'matches its documented schema');
   // It is in the event log too (the outbox), under the id the receiver saw.
   t.is((await pgQuery(stack.env.db.url, 'select type from events where id = $1', [req!.headers['webhook-id']])).rows[0]?.type, 'webhook.test');
   t.notThrows(() => new Webhook(a.secret).verify(req!.body, req!.headers));
