@@ -6,6 +6,13 @@ export function createPgPool(databaseUrl: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: databaseUrl, max, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
   // An idle client losing its connection (PostgreSQL restart) must not crash the process.
   pool.on('error', () => {});
+  // Nor a checked-out one: pg-pool listens only on idle clients, and a client inside a transaction
+  // when PostgreSQL stops emits 'error' ("Connection terminated unexpectedly") with no listener,
+  // which ends the process. The query in flight fails with the same error, and the client is
+  // dropped from the pool when released (it is no longer queryable).
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }
 

@@ -1,13 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import { loadConfigOrExit } from '@zfs-sync/config';
 import { createLogger } from '@zfs-sync/logger';
-import { handleShutdown } from '@zfs-sync/runtime';
+import { handleShutdown, installCrashHandlers } from '@zfs-sync/runtime';
 import { createApp } from './app.js';
 import { buildApiDeps } from './build-deps.js';
 import { ignoreSigintInClusterWorker, isClusterPrimary, superviseApiProcesses } from './cluster.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger('ingest-api', config);
+installCrashHandlers(logger);
 
 async function serve(): Promise<void> {
   const deps = await buildApiDeps(config, logger);

@@ -1,6 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { ReportRejectedError, applyReport, legacyQuietSeconds, markReportFailed, pruneNotReReported } from '@zfs-sync/db';
 import { appliedGenerationKey, datasetHashesKey, defineWorker, reportRegistryKey } from '@zfs-sync/queue';
+import { unavailableDependency } from '@zfs-sync/runtime';
 import type { ProcessorDefinition } from '../../processor.js';
 
 /**
@@ -31,6 +32,8 @@ export const reconcileProcessor: ProcessorDefinition = {
         try {
           outcome = await applyReport(deps.pool, payload);
         } catch (err) {
+          // PostgreSQL away: not this report's fault; defineWorker retries it without an attempt.
+          if (unavailableDependency(err)) throw err;
           const final = err instanceof ReportRejectedError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
           if (final) {
             await markReportFailed(deps.pool, payload, (err as Error).message).catch(() => {});
