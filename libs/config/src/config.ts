@@ -20,6 +20,7 @@ export interface Config {
   heartbeatTimeoutSeconds: number;
   heartbeatSweepSeconds: number;
   syncSweepSeconds: number;
+  reportSweepSeconds: number;
   workerProcessors: string[];
   queuePrefix: string;
   jsonBodyLimitBytes: number;

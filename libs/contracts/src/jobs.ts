@@ -80,6 +80,7 @@ export const JOBS = {
   } satisfies JobDefinition<RecomputeGroupPayload> as JobDefinition<RecomputeGroupPayload>,
   inventorySweep: sweepJob('inventory-sweep'),
   syncSweep: sweepJob('sync-sweep'),
+  reportSweep: sweepJob('report-sweep'),
 } as const;
 
 export type JobKey = keyof typeof JOBS;

@@ -37,6 +37,7 @@ export function payloadValidator(key: JobKey): (d: unknown) => Validation<unknow
 /** Typed enqueue over the job catalog; one BullMQ Queue per queue name, created on first use. */
 export class Producer {
   private readonly queues = new Map<string, Queue>();
+  private readonly schedules = new Map<string, { queue: string; id: string; upsert: () => Promise<void> }>();
 
   constructor(
     private readonly redisUrl: string,
@@ -96,7 +97,28 @@ export class Producer {
    */
   async scheduleEvery<K extends JobKey>(key: K, schedulerId: string, everyMs: number, payload: PayloadOf<K>): Promise<void> {
     const def = JOBS[key] as JobDefinition<unknown>;
-    await this.queue(def.queue).upsertJobScheduler(schedulerId, { every: everyMs }, { name: def.name, data: payload, opts: { removeOnComplete: def.retry.removeOnComplete, removeOnFail: def.retry.removeOnFail } });
+    const upsert = async () => {
+      await this.queue(def.queue).upsertJobScheduler(schedulerId, { every: everyMs }, { name: def.name, data: payload, opts: { removeOnComplete: def.retry.removeOnComplete, removeOnFail: def.retry.removeOnFail } });
+    };
+    this.schedules.set(`${def.queue}/${schedulerId}`, { queue: def.queue, id: schedulerId, upsert });
+    await upsert();
+  }
+
+  /**
+   * Re-create the job schedulers this process registered that Redis no longer has (restarted
+   * empty, a failover to a replica that missed them): without this, the periodic sweeps stop for
+   * good until a worker restarts. Existing ones are left alone (re-upserting would move their
+   * next run). Returns the ids re-created.
+   */
+  async ensureSchedules(): Promise<string[]> {
+    const recreated: string[] = [];
+    for (const s of this.schedules.values()) {
+      const existing = await withTimeout(this.queue(s.queue).getJobScheduler(s.id), this.timeoutMs, `reading scheduler ${s.id}`);
+      if (existing) continue;
+      await withTimeout(s.upsert(), this.timeoutMs, `re-creating scheduler ${s.id}`);
+      recreated.push(s.id);
+    }
+    return recreated;
   }
 
   async close(): Promise<void> {

@@ -45,6 +45,17 @@ export async function startWorkers(config: Readonly<Config>, logger: Logger): Pr
   const jobMetrics = createJobMetrics(registry);
   for (const w of workers) jobMetrics.observe(w);
   for (const w of workers) void w.run().catch((err) => logger.error({ err }, 'worker stopped with an error'));
+  // Redis may come back empty (no persistence, a failover): every process re-creates the job
+  // schedulers it owns within one report-sweep interval, so the periodic sweeps never stop.
+  const scheduleGuard = setInterval(() => {
+    producer
+      .ensureSchedules()
+      .then((ids) => {
+        if (ids.length) logger.warn({ schedulers: ids }, 'job schedulers were missing from Redis; re-created');
+      })
+      .catch((err: Error) => logger.warn({ err: err.message }, 'cannot check the job schedulers (Redis unavailable?)'));
+  }, config.reportSweepSeconds * 1000);
+  scheduleGuard.unref();
   logger.info({ processors: processors.map((p) => p.name) }, 'workers started');
 
   return {
@@ -60,6 +71,7 @@ export async function startWorkers(config: Readonly<Config>, logger: Logger): Pr
       },
     },
     stop: async (timeoutMs = config.shutdownTimeoutMs) => {
+      clearInterval(scheduleGuard);
       try {
         await withTimeout(Promise.all(workers.map((w) => w.close())), timeoutMs, 'closing workers');
       } catch (err) {

@@ -4,6 +4,7 @@ import { Migration20261126000003Sync } from './Migration20261126000003_sync.js';
 import { Migration20261201000001PlanLifecycle } from './Migration20261201000001_plan_lifecycle.js';
 import { Migration20261204000001IngestSpeed } from './Migration20261204000001_ingest_speed.js';
 import { Migration20261207000001Dashboard } from './Migration20261207000001_dashboard.js';
+import { Migration20261210000001AcceptedReports } from './Migration20261210000001_accepted_reports.js';
 
 /**
  * Every migration, in order. Listed explicitly so they run the same from TypeScript sources
@@ -16,4 +17,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261201000001_plan_lifecycle', class: Migration20261201000001PlanLifecycle },
   { name: 'Migration20261204000001_ingest_speed', class: Migration20261204000001IngestSpeed },
   { name: 'Migration20261207000001_dashboard', class: Migration20261207000001Dashboard },
+  { name: 'Migration20261210000001_accepted_reports', class: Migration20261210000001AcceptedReports },
 ];

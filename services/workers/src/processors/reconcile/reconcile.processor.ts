@@ -1,8 +1,13 @@
 import { UnrecoverableError } from 'bullmq';
-import { ReportRejectedError, applyReport, legacyQuietSeconds, markReportFailed, pruneNotReReported } from '@zfs-sync/db';
+import { ReportRejectedError, ReportsRepository, applyReport, legacyQuietSeconds, markReportFailed, pruneNotReReported } from '@zfs-sync/db';
+import { JOBS } from '@zfs-sync/contracts';
 import { appliedGenerationKey, datasetHashesKey, defineWorker, reportRegistryKey } from '@zfs-sync/queue';
 import { unavailableDependency } from '@zfs-sync/runtime';
 import type { ProcessorDefinition } from '../../processor.js';
+
+/** The API records a report, then queues its job (bounded by 2 s): younger reports are not judged yet. */
+const ACCEPT_GRACE_SECONDS = 5;
+export const LOST_MESSAGE = 'the queue lost this report before it was applied (Redis restarted without its data?); re-send it — the same report_id is accepted again';
 
 /**
  * Reconcile: apply one inventory report (chunk) to PostgreSQL in one transaction, then produce a
@@ -77,6 +82,39 @@ export const reconcileProcessor: ProcessorDefinition = {
       },
     });
     await deps.producer.scheduleEvery('inventorySweep', 'inventory-sweep', deps.config.syncSweepSeconds * 1000, {});
-    return { workers: [worker, sweeper] };
+
+    // Nothing accepted is lost silently: a report the API recorded as queued whose job Redis no
+    // longer has (and whose chunk was not stored either) is marked `lost`, counted and logged;
+    // GET /reports/{id} asks the host to re-send it.
+    const reports = new ReportsRepository(deps.pool);
+    const reportSweeper = defineWorker({
+      key: 'reportSweep',
+      redisUrl: deps.config.redisUrl,
+      prefix: deps.config.queuePrefix,
+      logger: deps.logger,
+      handler: async (_payload, { logger }) => {
+        const queue = deps.producer.queue(JOBS.reconcile.queue);
+        let lost = 0;
+        const candidates = await reports.queuedBefore(ACCEPT_GRACE_SECONDS);
+        for (const r of candidates) {
+          const missing: number[] = [];
+          for (const chunk of r.accepted_chunks) {
+            const jobId = JOBS.reconcile.jobId!({ system_id: r.system_id, report_id: r.report_id, chunk_index: chunk } as never);
+            if (!(await queue.getJob(jobId))) missing.push(chunk);
+          }
+          if (missing.length === 0) continue;
+          if (await reports.markLost(r.system_id, r.report_id, missing, ACCEPT_GRACE_SECONDS, LOST_MESSAGE)) {
+            lost++;
+            deps.metrics.reportsLost.inc();
+            // Later reports may have been compared with this one's dataset hashes: the next inventory goes whole.
+            await deps.redis.del(datasetHashesKey(deps.config.queuePrefix, r.system_id)).catch(() => {});
+            logger.error({ system_id: r.system_id, report_id: r.report_id, chunks: missing }, 'accepted report lost by the queue (Redis lost its job); marked lost, the host must re-send it');
+          }
+        }
+        return { checked: candidates.length, lost };
+      },
+    });
+    await deps.producer.scheduleEvery('reportSweep', 'report-sweep', deps.config.reportSweepSeconds * 1000, {});
+    return { workers: [worker, sweeper, reportSweeper] };
   },
 };
