@@ -1,6 +1,6 @@
 import test from 'ava';
 import { Queue } from 'bullmq';
-import { CHAOS_ADMIN_TOKEN, chaosInventory, checkInvariants, http, registerChaosSystem, spawnApi, spawnWorkers, startChaosEnv, waitUntilFinal, type Accepted, type ChaosEnv } from '@zfs-sync/testkit/chaos';
+import { CHAOS_ADMIN_TOKEN, chaosInventory, chaosSeconds, checkInvariants, http, registerChaosSystem, spawnApi, spawnWorkers, startChaosEnv, waitUntilFinal, type Accepted, type ChaosEnv } from '@zfs-sync/testkit/chaos';
 
 let env: ChaosEnv;
 test.before(async () => {
@@ -107,4 +107,78 @@ test.serial('row 3: Redis restarted empty — accepted reports are marked lost (
     await Promise.all([api.exited, workers.exited]);
   }
   void CHAOS_ADMIN_TOKEN;
+});
+
+function p99(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? 0;
+}
+
+test.serial('row 4: Redis frozen (SIGSTOP) under load — every request answers within the bound (p99 < 2.5 s), with 503 + Retry-After, and readiness says 503', async (t) => {
+  const api = await spawnApi(env.env({ ZFS_SYNC_AUTH_CACHE_SECONDS: '60' }));
+  const workers = await spawnWorkers(env.env({}));
+  let stopLoad = async () => {};
+  try {
+    const systems = [];
+    for (let i = 0; i < 3; i++) systems.push(await registerChaosSystem(api.baseUrl, `freeze-${i}.test`));
+    // Warm the key cache, then freeze.
+    for (const s of systems) t.is((await http(api.baseUrl, 'POST', `/systems/${s.id}/inventory`, { key: s.api_key, body: chaosInventory(`warm-${s.id.slice(0, 4)}`, 10) })).status, 202);
+    env.redis.freeze();
+    const frozenAt = Date.now();
+    const { startLoad } = await import('@zfs-sync/testkit/chaos');
+    const load = startLoad(api.baseUrl, systems, { pauseMs: 50, tag: 'freeze', firstGeneration: 2000, timeoutMs: 10_000 });
+    stopLoad = load.stop;
+    const ready: number[] = [];
+    while (Date.now() - frozenAt < chaosSeconds(6, 20) * 1000) {
+      ready.push((await http(api.baseUrl, 'GET', '/health/ready', { timeoutMs: 10_000 })).status);
+      await sleep(500);
+    }
+    await load.stop();
+    env.redis.thaw();
+    const times = load.statuses.map((s) => s.ms);
+    t.log(`${times.length} requests during the freeze, p99 ${p99(times)} ms, max ${Math.max(...times)} ms, statuses ${JSON.stringify([...new Set(load.statuses.map((s) => s.status))])}`);
+    t.true(p99(times) < 2500, `p99 ${p99(times)} ms`);
+    t.true(load.statuses.every((s) => s.status === 503 && s.retryAfter !== null), 'every request refused with 503 + Retry-After');
+    t.true(ready.every((s) => s === 503), `readiness during the freeze: ${JSON.stringify(ready)}`);
+    t.true(api.alive() && workers.alive());
+  } finally {
+    env.redis.thaw();
+    await stopLoad();
+    api.kill('SIGTERM');
+    workers.kill('SIGTERM');
+    await Promise.all([api.exited, workers.exited]);
+  }
+});
+
+test.serial('row 5: Redis back after an outage — the API accepts again within 2 s, and readiness never says 200 while it refuses', async (t) => {
+  const api = await spawnApi(env.env({ ZFS_SYNC_AUTH_CACHE_SECONDS: '60' }));
+  const workers = await spawnWorkers(env.env({}));
+  try {
+    const sys = await registerChaosSystem(api.baseUrl, 'redis-back.test');
+    t.is((await http(api.baseUrl, 'POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: chaosInventory('back-0', 10) })).status, 202);
+    await env.redis.stop();
+    await sleep(chaosSeconds(8, 20) * 1000);
+    t.is((await http(api.baseUrl, 'POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: chaosInventory('back-x', 11) })).status, 503);
+    await env.redis.start();
+    const back = Date.now();
+    let firstAccepted: number | null = null;
+    const lies: string[] = [];
+    let n = 0;
+    while (Date.now() - back < 20_000) {
+      const ready = await http(api.baseUrl, 'GET', '/health/ready', { timeoutMs: 5000 });
+      const post = await http(api.baseUrl, 'POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: chaosInventory(`back-${++n}`, 100 + n), timeoutMs: 5000 });
+      if (ready.status === 200 && post.status !== 202) lies.push(`${Date.now() - back} ms: ready 200, report ${post.status}`);
+      if (post.status === 202 && firstAccepted === null) firstAccepted = Date.now();
+      if (firstAccepted !== null && Date.now() - firstAccepted > 1000) break;
+      await sleep(100);
+    }
+    t.not(firstAccepted, null);
+    t.log(`accepting again ${firstAccepted! - back} ms after Redis returned`);
+    t.true(firstAccepted! - back <= 2000, `accepting again only after ${firstAccepted! - back} ms`);
+    t.deepEqual(lies, [], 'readiness said ready while reports were refused');
+  } finally {
+    api.kill('SIGTERM');
+    workers.kill('SIGTERM');
+    await Promise.all([api.exited, workers.exited]);
+  }
 });

@@ -121,6 +121,12 @@ export class Producer {
     return recreated;
   }
 
+  /** Readiness: the connection enqueueing uses answers (not only some other client). */
+  async ping(): Promise<void> {
+    const client = await withTimeout(this.queue(JOBS.reconcile.queue).client, this.timeoutMs, 'connecting to the queue');
+    await withTimeout(client.ping(), this.timeoutMs, 'pinging the queue');
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();

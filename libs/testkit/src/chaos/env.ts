@@ -86,7 +86,7 @@ export interface Accepted {
  * Hosts posting inventories in a loop until stopped; records every answer. What was answered 202
  * is what the service promised to apply.
  */
-export function startLoad(baseUrl: string, systems: ChaosSystem[], opts: { pauseMs?: number; snapshots?: number; tag?: string; firstGeneration?: number } = {}) {
+export function startLoad(baseUrl: string, systems: ChaosSystem[], opts: { pauseMs?: number; snapshots?: number; tag?: string; firstGeneration?: number; timeoutMs?: number } = {}) {
   const accepted: Accepted[] = [];
   const statuses: Array<{ status: number; ms: number; retryAfter: string | null; at: number; detail?: string }> = [];
   let stopped = false;
@@ -96,7 +96,7 @@ export function startLoad(baseUrl: string, systems: ChaosSystem[], opts: { pause
     while (!stopped) {
       const generation = ++gen;
       const reportId = `${opts.tag ?? 'load'}-${i}-${++n}`;
-      const res = await http(baseUrl, 'POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: chaosInventory(reportId, generation, opts.snapshots), timeoutMs: 30_000 });
+      const res = await http(baseUrl, 'POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: chaosInventory(reportId, generation, opts.snapshots), timeoutMs: opts.timeoutMs ?? 30_000 });
       statuses.push({ status: res.status, ms: res.ms, retryAfter: res.headers.get('retry-after'), at: Date.now(), ...(res.status >= 500 ? { detail: (res.body as { detail?: string })?.detail } : {}) });
       if (res.status === 202 && (res.body as { status?: string }).status === 'queued') accepted.push({ systemId: sys.id, reportId, generation });
       await new Promise((r) => setTimeout(r, opts.pauseMs ?? 50));
