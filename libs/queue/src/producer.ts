@@ -123,8 +123,7 @@ export class Producer {
 
   /** Readiness: the connection enqueueing uses answers (not only some other client). */
   async ping(): Promise<void> {
-    const client = await withTimeout(this.queue(JOBS.reconcile.queue).client, this.timeoutMs, 'connecting to the queue');
-    await withTimeout(client.ping(), this.timeoutMs, 'pinging the queue');
+    await withTimeout(this.queue(JOBS.reconcile.queue).getJobCounts('waiting'), this.timeoutMs, 'reading the queue');
   }
 
   async close(): Promise<void> {
