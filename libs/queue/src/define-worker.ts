@@ -20,6 +20,10 @@ export interface DefineWorkerOptions<K extends JobKey> {
   workerOptions?: Partial<WorkerOptions>;
 }
 
+/** Default job lock and stalled-check period (see the Worker options below). */
+export const JOB_LOCK_MS = 15_000;
+export const STALLED_CHECK_MS = 10_000;
+
 /** Retry step (plus up to as much jitter) of a job whose store is unavailable. */
 export const DEPENDENCY_RETRY_MS = 1000;
 
@@ -58,6 +62,11 @@ export function defineWorker<K extends JobKey>(opts: DefineWorkerOptions<K>): Wo
       prefix: opts.prefix,
       concurrency: opts.concurrency ?? 1,
       autorun: false,
+      // A live worker renews its lock every lockDuration/2 however long the job runs; these
+      // bound only how long a job whose worker DIED waits: lock expiry plus the next stalled
+      // check, ≤ 25 s (BullMQ's defaults: up to 60 s).
+      lockDuration: JOB_LOCK_MS,
+      stalledInterval: STALLED_CHECK_MS,
       ...opts.workerOptions,
     },
   );

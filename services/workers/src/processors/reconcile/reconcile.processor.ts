@@ -24,8 +24,9 @@ export const reconcileProcessor: ProcessorDefinition = {
       prefix: deps.config.queuePrefix,
       logger: deps.logger,
       concurrency: deps.config.workerConcurrency,
-      // A 300k-row report can take a while; the lock must outlive it or it is run twice at once.
-      workerOptions: { lockDuration: deps.config.jobLockMs, stalledInterval: Math.max(1000, Math.floor(deps.config.jobLockMs / 2)) },
+      // The worker renews the lock while it runs (however long a 300k-row report takes); the lock
+      // bounds how soon a job whose worker died is taken over: lock + stalled check ≤ 25 s by default.
+      workerOptions: { lockDuration: deps.config.jobLockMs, stalledInterval: Math.max(1000, Math.min(10_000, Math.floor(deps.config.jobLockMs / 2))) },
       handler: async (payload, { job, logger }) => {
         // Visible to GET /reports as `applying` (a status hint, not state). A chunk of a larger
         // report may only be stored, so only single-chunk reports say so before they apply.
