@@ -16,6 +16,17 @@ export function createPgPool(databaseUrl: string, max = 10): pg.Pool {
   return pool;
 }
 
+/**
+ * This database's identity (written by a migration): deterministic job ids carry it, so a database
+ * created again under the same Redis never collides with its predecessor's jobs. Shortened to 12
+ * hex digits (48 bits) to keep job ids short.
+ */
+export async function installationId(pool: Pick<pg.Pool, 'query'>): Promise<string> {
+  const { rows } = await pool.query<{ id: string }>(`select replace(id::text, '-', '') as id from installation`);
+  if (!rows[0]) throw new Error('the installation table is empty: run the migrations');
+  return rows[0].id.slice(0, 12);
+}
+
 /** One round trip to PostgreSQL (readiness probes). */
 export async function pingDatabase(pool: Pick<pg.Pool, 'query'>): Promise<void> {
   await pool.query('select 1');

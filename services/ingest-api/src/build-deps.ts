@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import type { Config } from '@zfs-sync/config';
-import { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SyncStatesRepository, SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
+import { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SyncStatesRepository, SystemsRepository, createOrm, createPgPool, installationId } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
-import { createMetricsRegistry } from '@zfs-sync/runtime';
+import { counter, createMetricsRegistry } from '@zfs-sync/runtime';
 import { Producer, producerConnection, whenConnected } from '@zfs-sync/queue';
 import { resolveAdminTokenHash } from './auth/admin-token.js';
 import { KeyCache } from './auth/key-cache.js';
@@ -18,7 +18,15 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
   // Give Redis a moment to connect so the first readiness probe is truthful; start anyway if it
   // is down (readiness will say so, and enqueueing answers 503 until it returns).
   await whenConnected(redis);
-  const producer = new Producer(config.redisUrl, config.queuePrefix, 2000);
+  const metrics = createApiMetrics(createMetricsRegistry('ingest-api'));
+  const collisions = counter(metrics.registry, 'zfs_sync_job_id_collisions_total');
+  const producer = new Producer(config.redisUrl, config.queuePrefix, 2000, {
+    jobIdScope: await installationId(pool),
+    onCollision: ({ queue, jobId, state }) => {
+      collisions.inc({ queue });
+      logger.warn({ queue, job_id: jobId, state }, 'a finished job held the id of a new one: replaced it (job id collision)');
+    },
+  });
   const systems = new SystemsRepository(orm.em, pool);
   const admin = await resolveAdminTokenHash(pool, config.adminToken);
   const keyCache = new KeyCache(systems, config.authCacheSeconds * 1000, redis, config.queuePrefix, logger);
@@ -38,7 +46,7 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
     syncStates: new SyncStatesRepository(pool),
     adminTokenHash: admin.hash,
     keyCache,
-    metrics: createApiMetrics(createMetricsRegistry('ingest-api')),
+    metrics,
     generatedAdminToken: admin.generated,
     close: async () => {
       await keyCache.close();

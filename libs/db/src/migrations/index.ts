@@ -5,6 +5,7 @@ import { Migration20261201000001PlanLifecycle } from './Migration20261201000001_
 import { Migration20261204000001IngestSpeed } from './Migration20261204000001_ingest_speed.js';
 import { Migration20261207000001Dashboard } from './Migration20261207000001_dashboard.js';
 import { Migration20261210000001AcceptedReports } from './Migration20261210000001_accepted_reports.js';
+import { Migration20261210000002Installation } from './Migration20261210000002_installation.js';
 
 /**
  * Every migration, in order. Listed explicitly so they run the same from TypeScript sources
@@ -18,4 +19,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261204000001_ingest_speed', class: Migration20261204000001IngestSpeed },
   { name: 'Migration20261207000001_dashboard', class: Migration20261207000001Dashboard },
   { name: 'Migration20261210000001_accepted_reports', class: Migration20261210000001AcceptedReports },
+  { name: 'Migration20261210000002_installation', class: Migration20261210000002Installation },
 ];

@@ -100,8 +100,8 @@ export const reconcileProcessor: ProcessorDefinition = {
         for (const r of candidates) {
           const missing: number[] = [];
           for (const chunk of r.accepted_chunks) {
-            const jobId = JOBS.reconcile.jobId!({ system_id: r.system_id, report_id: r.report_id, chunk_index: chunk } as never);
-            if (!(await queue.getJob(jobId))) missing.push(chunk);
+            const jobId = deps.producer.jobIdOf('reconcile', { system_id: r.system_id, report_id: r.report_id, chunk_index: chunk } as never);
+            if (!jobId || !(await queue.getJob(jobId))) missing.push(chunk);
           }
           if (missing.length === 0) continue;
           if (await reports.markLost(r.system_id, r.report_id, missing, ACCEPT_GRACE_SECONDS, LOST_MESSAGE)) {
