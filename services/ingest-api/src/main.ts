@@ -1,3 +1,4 @@
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfigOrExit } from '@zfs-sync/config';
 import { createLogger } from '@zfs-sync/logger';
@@ -20,7 +21,26 @@ async function serve(): Promise<void> {
     );
   }
   const app = createApp(deps);
-  const server = app.listen(config.port, config.host, () => {
+  // Graceful close: once stopping, every answer (in flight or arriving on a kept-alive connection)
+  // says Connection: close, and idle keep-alive connections are closed at once, so the server
+  // closes as soon as the requests in flight are answered instead of at the keep-alive timeout.
+  let closing = false;
+  const inFlight = new Set<ServerResponse>();
+  const server = createServer();
+  server.on('request', (_req, res: ServerResponse) => {
+    if (closing) res.setHeader('Connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
+  server.on('request', app);
+  const closeServer = () =>
+    new Promise<void>((resolve) => {
+      closing = true;
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+  server.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     logger.info({ port, host: config.host, config_file: config.sourceFile, pid: process.pid }, `ingest API listening on http://${config.host}:${port}/api/v1`);
   });
@@ -31,7 +51,7 @@ async function serve(): Promise<void> {
   server.keepAliveTimeout = 65_000;
 
   handleShutdown(logger, config.shutdownTimeoutMs, [
-    { name: 'http server', close: () => new Promise<void>((resolve) => server.close(() => resolve())) },
+    { name: 'http server', close: closeServer },
     { name: 'connections', close: () => deps.close() },
   ]);
   ignoreSigintInClusterWorker();
