@@ -14,6 +14,8 @@ export interface ConfigKeySpec {
   maximum?: number;
   enum?: string[];
   pattern?: string;
+  /** Strings: the fewest characters accepted (1 when absent). */
+  minLength?: number;
   secret?: boolean;
 }
 
@@ -27,7 +29,8 @@ export const CONFIG_KEYS = [
   { key: 'ops_port', env: [zs('ops_port')], type: 'integer', minimum: 0, maximum: 65535, default: 9464, doc: 'Port of the workers\' ops server (/metrics, /healthz, /readyz). 0 picks a free port.' },
   { key: 'log_level', env: [zs('log_level')], type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', doc: 'Minimum log level.' },
   { key: 'log_format', env: [zs('log_format')], type: 'string', enum: ['auto', 'json', 'pretty'], default: 'auto', doc: 'auto = pretty in a terminal, JSON otherwise.' },
-  { key: 'admin_token', env: [zs('admin_token')], type: 'string', default: null, secret: true, doc: 'Operator token (Authorization: Bearer … or X-API-Key). Unset: one is generated at first start, printed once, and only its hash stored.' },
+  { key: 'admin_token', env: [zs('admin_token')], type: 'string', default: null, secret: true, minLength: 32, doc: 'Operator token (Authorization: Bearer … or X-API-Key), at least 32 characters (e.g. zs_admin_ and `openssl rand -hex 32`). Unset: the first API start generates one and writes it to admin_token_file (never to the logs); only its hash is stored.' },
+  { key: 'admin_token_file', env: [zs('admin_token_file')], type: 'string', default: null, doc: 'Where a generated admin token is written, once, readable only by the service user (mode 0600; the path is printed, the token never). Unset: ~/.config/zfs-sync/admin-token of the user running the API. `npm run admin-token:rotate` writes a new one there.' },
   { key: 'enrollment_token', env: [zs('enrollment_token')], type: 'string', default: null, secret: true, doc: 'Token agents use to register their own system (POST /systems). Unset: enrollment disabled.' },
   { key: 'open_registration', env: [zs('open_registration')], type: 'boolean', default: false, doc: 'Allow POST /systems with no credential at all. Off by default; for trials only.' },
   { key: 'heartbeat_timeout_seconds', env: [zs('heartbeat_timeout_seconds')], type: 'integer', minimum: 1, maximum: 2_592_000, default: 300, doc: 'A system without a heartbeat for this long is offline.' },

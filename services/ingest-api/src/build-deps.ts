@@ -10,7 +10,7 @@ import type { ApiDeps } from './deps.js';
 import { createApiMetrics } from './ops/metrics.js';
 
 /** Connect everything the API needs. Also used by tests, so they run the real wiring. */
-export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Promise<ApiDeps & { close: () => Promise<void>; generatedAdminToken: string | null }> {
+export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Promise<ApiDeps & { close: () => Promise<void>; generatedAdminTokenFile: string | null }> {
   const orm = await createOrm({ databaseUrl: config.databaseUrl, logger });
   const pool = createPgPool(config.databaseUrl);
   const redis = new Redis({ ...producerConnection(config.redisUrl), lazyConnect: false });
@@ -28,7 +28,7 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
     },
   });
   const systems = new SystemsRepository(orm.em, pool);
-  const admin = await resolveAdminTokenHash(pool, config.adminToken);
+  const admin = await resolveAdminTokenHash(pool, config.adminToken, config.adminTokenFile);
   const keyCache = new KeyCache(systems, config.authCacheSeconds * 1000, redis, config.queuePrefix, logger);
   await keyCache.start();
   return {
@@ -47,7 +47,7 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
     adminTokenHash: admin.hash,
     keyCache,
     metrics,
-    generatedAdminToken: admin.generated,
+    generatedAdminTokenFile: admin.generatedFile,
     close: async () => {
       await keyCache.close();
       await producer.close();

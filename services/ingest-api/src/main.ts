@@ -13,12 +13,9 @@ installCrashHandlers(logger);
 
 async function serve(): Promise<void> {
   const deps = await buildApiDeps(config, logger);
-  if (deps.generatedAdminToken) {
-    // Printed once, on the terminal, not in the JSON logs; only its hash is stored.
-    process.stderr.write(
-      `\nzfs-sync: no ZFS_SYNC_ADMIN_TOKEN configured, so one was generated. It is shown only now:\n\n    ${deps.generatedAdminToken}\n\n` +
-        `Store it (e.g. export ZFS_SYNC_ADMIN_TOKEN=...); the service keeps only its SHA-256.\n\n`,
-    );
+  if (deps.generatedAdminTokenFile) {
+    // The token itself is never printed or logged (a container log is read by many): only where it is.
+    logger.warn({ admin_token_file: deps.generatedAdminTokenFile }, `no ZFS_SYNC_ADMIN_TOKEN configured: one was generated and written to ${deps.generatedAdminTokenFile} (readable by this user only); the service keeps only its SHA-256`);
   }
   const app = createApp(deps);
   // Graceful close: once stopping, every answer (in flight or arriving on a kept-alive connection)
