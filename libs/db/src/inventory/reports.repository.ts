@@ -34,12 +34,12 @@ export class ReportsRepository {
   /**
    * The API accepted a chunk: record it durably before its job is queued (one small row per
    * report, never the payload). A report the sweep had marked `lost` is queued again when the
-   * host re-sends it.
+   * host re-sends it. False when the system does not exist (nothing recorded).
    */
-  async recordAccepted(r: { system_id: string; report_id: string; mode: 'inventory' | 'batch'; generation: number | null; complete: boolean; chunk_count: number; received_at: string; chunk_index: number }): Promise<void> {
-    await this.pool.query(
+  async recordAccepted(r: { system_id: string; report_id: string; mode: 'inventory' | 'batch'; generation: number | null; complete: boolean; chunk_count: number; received_at: string; chunk_index: number }): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
       `insert into inventory_reports (system_id, report_id, mode, generation, complete, chunk_count, status, received_at, accepted_chunks, queued_at)
-       values ($1, $2, $3, $4, $5, $6, 'queued', $7, array[$8::int], now())
+       select $1, $2, $3, $4, $5, $6, 'queued', $7, array[$8::int], now() where exists (select 1 from systems where id = $1)
        on conflict (system_id, report_id) do update set
          accepted_chunks = case when $8::int = any(inventory_reports.accepted_chunks) then inventory_reports.accepted_chunks else inventory_reports.accepted_chunks || $8::int end,
          queued_at = now(),
@@ -47,6 +47,7 @@ export class ReportsRepository {
          error = case when inventory_reports.status = 'lost' then null else inventory_reports.error end`,
       [r.system_id, r.report_id, r.mode, r.generation, r.complete, r.chunk_count, r.received_at, r.chunk_index],
     );
+    return (rowCount ?? 0) > 0;
   }
 
   /** Reports still `queued` whose last chunk was accepted more than `graceSeconds` ago (candidates for the lost-job check). */

@@ -124,11 +124,16 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     const byReference = job.mode === 'inventory' && job.chunk_count === 1 && job.generation !== null;
     // Recorded durably before it is queued: should Redis lose the job, the report sweep marks
     // the report lost instead of it vanishing (PostgreSQL away: 503, nothing accepted).
+    let recorded: boolean;
     try {
-      await reports.recordAccepted({ ...job, received_at: claim.meta.received_at });
+      recorded = await reports.recordAccepted({ ...job, received_at: claim.meta.received_at });
     } catch (err) {
       if (claim.outcome === 'new') await registry.releaseChunk(job.system_id, job.report_id, job.chunk_index);
       throw err;
+    }
+    if (!recorded) {
+      if (claim.outcome === 'new') await registry.releaseChunk(job.system_id, job.report_id, job.chunk_index);
+      throw notFound(`no system ${job.system_id}`);
     }
     let queued = job;
     if (byReference) {
@@ -224,7 +229,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
       for (const job of jobs) {
         // Known at once to GET /reports/{id} (the Location of the answer), before a worker applies it.
         await orUnavailable(registry.claimChunk(job.system_id, reportId, 0, bodyHash, { mode: 'batch', received_at: receivedAt, chunk_count: 1, generation: null }));
-        await reports.recordAccepted({ ...job, chunk_index: 0 });
+        if (!(await reports.recordAccepted({ ...job, chunk_index: 0 }))) throw notFound(`no system ${job.system_id}`);
         await deps.producer.enqueue('reconcile', job);
         // Batches change datasets behind the inventories' back: the next full inventory of this
         // system is sent whole.
