@@ -33,6 +33,13 @@ export interface Config {
   apiProcesses: number;
   authCacheSeconds: number;
   inflightBodyLimitBytes: number;
+  rateLimitPerMinute: number;
+  rateLimitAdminPerMinute: number;
+  rateLimitFailedAuthPerMinute: number;
+  trustProxy: string | null;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  idleTimeoutMs: number;
   jobLockMs: number;
   instructionLeaseSeconds: number;
   metricsToken: string | null;

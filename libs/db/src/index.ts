@@ -24,3 +24,4 @@ export * from './sync/links.repository.js';
 export * from './inventory/legacy-prune.js';
 export * from './sync/sync-states.repository.js';
 export * from './inventory/reports.repository.js';
+export * from './events/outbox.js';

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { heartbeatFlushedKey, heartbeatMetaKey, lastSeenKey } from './keys.js';
+import { RATE_LIMIT_LUA, decision, type RateDecision, type RateLimit } from './rate-limit.js';
 
 /**
  * Heartbeats live in Redis first: the API records each one with one script call (no PostgreSQL
@@ -39,7 +40,24 @@ export interface RecordedHeartbeat {
   metaHash: string | null;
 }
 
-export async function recordHeartbeat(redis: Redis, prefix: string, systemId: string): Promise<RecordedHeartbeat> {
+/** The same, counting the heartbeat against the caller's rate limit first (KEYS[3]); over it, nothing is recorded. */
+const RECORD_LIMITED = `${RATE_LIMIT_LUA(3, 2)}
+if not rl_ok then return {'', '', '', rl_count, rl_left, 0} end
+${RECORD.replace('return {tostring(now), prev or \'\', meta or \'\'}', "return {tostring(now), prev or '', meta or '', rl_count, rl_left, 1}")}`;
+
+/**
+ * Record a heartbeat, in one round trip. With `limit`, the heartbeat is first counted against the
+ * caller's rate limit in the same script; a refused one is not recorded (`limited`).
+ */
+export async function recordHeartbeat(redis: Redis, prefix: string, systemId: string): Promise<RecordedHeartbeat>;
+export async function recordHeartbeat(redis: Redis, prefix: string, systemId: string, limit: RateLimit): Promise<RecordedHeartbeat | { limited: RateDecision & { allowed: false } }>;
+export async function recordHeartbeat(redis: Redis, prefix: string, systemId: string, limit?: RateLimit): Promise<RecordedHeartbeat | { limited: RateDecision & { allowed: false } }> {
+  if (limit) {
+    const [at, prev, meta, count, left, ok] = (await redis.eval(RECORD_LIMITED, 3, lastSeenKey(prefix), heartbeatMetaKey(prefix), limit.key, systemId, String(limit.limit), String(limit.windowMs))) as [string, string, string, number, number, number];
+    const d = decision(count, left, ok);
+    if (!d.allowed) return { limited: d };
+    return { at: Number(at), previous: prev === '' ? null : Number(prev), metaHash: meta === '' ? null : meta };
+  }
   const [at, prev, meta] = (await redis.eval(RECORD, 2, lastSeenKey(prefix), heartbeatMetaKey(prefix), systemId)) as [string, string, string];
   return { at: Number(at), previous: prev === '' ? null : Number(prev), metaHash: meta === '' ? null : meta };
 }

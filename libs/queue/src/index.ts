@@ -4,3 +4,4 @@ export * from './define-worker.js';
 export * from './metrics.js';
 export * from './keys.js';
 export * from './heartbeats.js';
+export * from './rate-limit.js';

@@ -25,3 +25,6 @@ export const datasetHashesKey = (prefix: string, systemId: string) => `${prefix}
 
 /** Redis stream of events (issue 10): the relay appends (bounded by MAXLEN), the webhook fan-out reads it with a consumer group, API replicas tail it for SSE. PostgreSQL's event table stays the record. */
 export const eventStreamKey = (prefix: string) => `${prefix}:events`;
+
+/** Rate limiting (issue 8): a fixed-window counter per credential or source address; the window index is appended. */
+export const rateLimitKey = (prefix: string, scope: 'key' | 'ip', id: string) => `${prefix}:rate:${scope}:${id}`;

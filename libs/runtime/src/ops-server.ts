@@ -5,7 +5,8 @@ import type { Registry } from 'prom-client';
 export type DependencyChecks = Record<string, () => Promise<void>>;
 
 /** Run each check with a time limit; the answer names every dependency and what failed. */
-export async function runChecks(checks: DependencyChecks, timeoutMs = 2000): Promise<{ ok: boolean; results: Record<string, string> }> {
+export async function runChecks(checks: DependencyChecks, timeoutMs = 2000): Promise<{ ok: boolean; results: Record<string, string>; errors: Record<string, string> }> {
+  const errors: Record<string, string> = {};
   const entries = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
       let timer: NodeJS.Timeout | undefined;
@@ -18,14 +19,16 @@ export async function runChecks(checks: DependencyChecks, timeoutMs = 2000): Pro
         ]);
         return [name, 'ok'] as const;
       } catch (err) {
-        return [name, `unavailable: ${(err as Error).message || 'error'}`] as const;
+        // The driver's message (addresses, internals) is for the log, never for the answer.
+        errors[name] = (err as Error).message || 'error';
+        return [name, 'unavailable'] as const;
       } finally {
         clearTimeout(timer);
       }
     }),
   );
   const results = Object.fromEntries(entries);
-  return { ok: entries.every(([, r]) => r === 'ok'), results };
+  return { ok: entries.every(([, r]) => r === 'ok'), results, errors };
 }
 
 /**

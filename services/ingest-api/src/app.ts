@@ -2,10 +2,12 @@ import express, { type Express } from 'express';
 import { API_PREFIX, META_API } from '@zfs-sync/contracts';
 import { authenticate } from './auth/authenticate.js';
 import { hashKey } from './auth/credentials.js';
+import { RateLimiter } from './auth/rate-limit.js';
 import type { ApiDeps } from './deps.js';
 import { dashboardRoutes } from './http/dashboard.js';
 import { HttpProblem, errorHandler } from './http/problem.js';
 import { route } from './http/route.js';
+import { bodyIdleTimeout } from './http/server.js';
 import { DOCS_PATH, docsRouter, openApiDocument } from './ops/api-docs.js';
 import { BULL_BOARD_PATH, bullBoardRouter, requireAdminBasic } from './ops/bull-board.js';
 import { httpMetrics, metricsEndpoint } from './ops/metrics.js';
@@ -33,6 +35,10 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'extended');
+  // Which address a failed authentication is counted against (rate limits): the socket's, or the
+  // client's as forwarded by the proxies configured as trusted.
+  if (deps.config.trustProxy !== null) app.set('trust proxy', /^\d+$/.test(deps.config.trustProxy) ? Number(deps.config.trustProxy) : deps.config.trustProxy.split(',').map((s) => s.trim()));
+  app.use(bodyIdleTimeout(deps.config.idleTimeoutMs));
   app.use(...requestContext(deps.logger, { quietPrefix: `${API_PREFIX}/health` }));
   app.use(httpMetrics(deps.metrics));
   if (options.onResponseViolation) app.use(checkResponses(options.onResponseViolation));
@@ -53,6 +59,14 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
       adminTokenHash: deps.adminTokenHash,
       enrollmentTokenHash: deps.config.enrollmentToken ? hashKey(deps.config.enrollmentToken) : null,
       systems: deps.keyCache,
+      limiter: new RateLimiter({
+        redis: deps.redis,
+        prefix: deps.config.queuePrefix,
+        perMinute: deps.config.rateLimitPerMinute,
+        adminPerMinute: deps.config.rateLimitAdminPerMinute,
+        failedAuthPerMinute: deps.config.rateLimitFailedAuthPerMinute,
+        logger: deps.logger,
+      }),
     }),
   );
   api.use(systemsRoutes(deps));

@@ -1,9 +1,10 @@
-import { createServer, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfigOrExit } from '@zfs-sync/config';
 import { createLogger } from '@zfs-sync/logger';
 import { handleShutdown, installCrashHandlers } from '@zfs-sync/runtime';
 import { createApp } from './app.js';
+import { createApiServer } from './http/server.js';
 import { buildApiDeps } from './build-deps.js';
 import { ignoreSigintInClusterWorker, isClusterPrimary, superviseApiProcesses } from './cluster.js';
 
@@ -18,18 +19,19 @@ async function serve(): Promise<void> {
     logger.warn({ admin_token_file: deps.generatedAdminTokenFile }, `no ZFS_SYNC_ADMIN_TOKEN configured: one was generated and written to ${deps.generatedAdminTokenFile} (readable by this user only); the service keeps only its SHA-256`);
   }
   const app = createApp(deps);
+  // Slow clients must not hold sockets forever (slowloris), but a 64 MiB inventory on a slow link
+  // needs minutes: the bounds are configurable (http/server.ts).
+  const server = createApiServer(app, config);
   // Graceful close: once stopping, every answer (in flight or arriving on a kept-alive connection)
   // says Connection: close, and idle keep-alive connections are closed at once, so the server
   // closes as soon as the requests in flight are answered instead of at the keep-alive timeout.
   let closing = false;
   const inFlight = new Set<ServerResponse>();
-  const server = createServer();
-  server.on('request', (_req, res: ServerResponse) => {
+  server.prependListener('request', (_req, res: ServerResponse) => {
     if (closing) res.setHeader('Connection', 'close');
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
   });
-  server.on('request', app);
   const closeServer = () =>
     new Promise<void>((resolve) => {
       closing = true;
@@ -41,11 +43,6 @@ async function serve(): Promise<void> {
     const { port } = server.address() as AddressInfo;
     logger.info({ port, host: config.host, config_file: config.sourceFile, pid: process.pid }, `ingest API listening on http://${config.host}:${port}/api/v1`);
   });
-  // Slow clients must not hold sockets forever (slowloris), but a 64 MiB inventory on a slow link
-  // needs minutes.
-  server.headersTimeout = 15_000;
-  server.requestTimeout = 300_000;
-  server.keepAliveTimeout = 65_000;
 
   handleShutdown(logger, config.shutdownTimeoutMs, [
     { name: 'http server', close: closeServer },

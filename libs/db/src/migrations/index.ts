@@ -6,6 +6,7 @@ import { Migration20261204000001IngestSpeed } from './Migration20261204000001_in
 import { Migration20261207000001Dashboard } from './Migration20261207000001_dashboard.js';
 import { Migration20261210000001AcceptedReports } from './Migration20261210000001_accepted_reports.js';
 import { Migration20261210000002Installation } from './Migration20261210000002_installation.js';
+import { Migration20261212000001Events } from './Migration20261212000001_events.js';
 
 /**
  * Every migration, in order. Listed explicitly so they run the same from TypeScript sources
@@ -20,4 +21,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261207000001_dashboard', class: Migration20261207000001Dashboard },
   { name: 'Migration20261210000001_accepted_reports', class: Migration20261210000001AcceptedReports },
   { name: 'Migration20261210000002_installation', class: Migration20261210000002Installation },
+  { name: 'Migration20261212000001_events', class: Migration20261212000001Events },
 ];

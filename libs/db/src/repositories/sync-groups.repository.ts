@@ -131,7 +131,7 @@ export class SyncGroupsRepository {
             `update sync_groups set name=$1, description=$2, enabled=$3, sync_interval_seconds=$4, directional=$5, hub_system_id=$6, extra_metadata=$7, transfer_mode=$8,
                     snapshot_pattern=$9, min_snapshot_age_seconds=$10, max_lag_seconds=$11, datasets=$12, target_pools=$13, send_options=$14, receive_options=$15,
                     initial_replication=$16, protection=$17, updated_at=now()
-              where id = $17`,
+              where id = $18`,
             [...values, groupId],
           );
         }

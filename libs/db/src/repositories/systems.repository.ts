@@ -10,6 +10,17 @@ export class DuplicateHostnameError extends Error {
   override name = 'DuplicateHostnameError';
 }
 
+/** A heartbeat whose metadata, merged into what is stored, would pass the cap: nothing was written. */
+export class MetadataTooLargeError extends Error {
+  override name = 'MetadataTooLargeError';
+  constructor(readonly maxBytes: number) {
+    super(`metadata merged with what is stored would be larger than ${maxBytes} bytes; send fewer or smaller keys (a key set to null is kept as null)`);
+  }
+}
+
+/** The most heartbeat metadata a system keeps, merged, as stored JSON text. */
+export const MAX_SYSTEM_METADATA_BYTES = 16_384;
+
 export class SystemInUseError extends Error {
   override name = 'SystemInUseError';
 }
@@ -165,17 +176,24 @@ export class SystemsRepository {
    * leaves it, null clears it (the agent's configuration says where the host is). `atMs` is the
    * heartbeat's time on the Redis clock the heartbeat path uses (default: PostgreSQL's now).
    */
-  async heartbeat(systemId: string, metadataPatch: Record<string, unknown>, site?: string | null, atMs?: number): Promise<Date | null> {
-    const { rows } = await this.pool.query<{ last_seen: Date }>(
-      `update systems
-          set last_seen = greatest(last_seen, coalesce(to_timestamp($5::float8 / 1000), now())), connectivity_status = 'online', updated_at = now(),
-              extra_metadata = extra_metadata || $2::jsonb,
-              site = case when $3 then $4 else site end
-        where id = $1
-        returning last_seen`,
-      [systemId, JSON.stringify(metadataPatch), site !== undefined, site ?? null, atMs ?? null],
+  async heartbeat(systemId: string, metadataPatch: Record<string, unknown>, site?: string | null, atMs?: number, maxMetadataBytes = MAX_SYSTEM_METADATA_BYTES): Promise<Date | null> {
+    // The merged metadata is bounded: over the cap, nothing is written (not even last_seen).
+    const { rows } = await this.pool.query<{ too_large: boolean; last_seen: Date | null }>(
+      `with s as (select id, octet_length((extra_metadata || $2::jsonb)::text) > $6 as too_large from systems where id = $1),
+            u as (update systems
+                     set last_seen = greatest(last_seen, coalesce(to_timestamp($5::float8 / 1000), now())), connectivity_status = 'online', updated_at = now(),
+                         extra_metadata = extra_metadata || $2::jsonb,
+                         site = case when $3 then $4 else site end
+                    from s
+                   where systems.id = s.id and not s.too_large
+               returning systems.last_seen)
+       select s.too_large, (select last_seen from u) as last_seen from s`,
+      [systemId, JSON.stringify(metadataPatch), site !== undefined, site ?? null, atMs ?? null, maxMetadataBytes],
     );
-    return rows[0]?.last_seen ?? null;
+    const row = rows[0];
+    if (!row) return null;
+    if (row.too_large) throw new MetadataTooLargeError(maxMetadataBytes);
+    return row.last_seen;
   }
 
   /**

@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { forbidden, unauthorized } from '../http/problem.js';
 import { hashKey, sameHash } from './credentials.js';
 import type { KeyLookup } from './key-cache.js';
+import { tooManyRequests, type RateLimiter } from './rate-limit.js';
 
 /** Who is calling. Host keys act only for their own system; the admin token for the fleet. */
 export type Principal = { kind: 'admin' } | { kind: 'enrollment' } | { kind: 'host'; systemId: string } | { kind: 'anonymous' };
@@ -22,6 +23,8 @@ export interface AuthOptions {
   enrollmentTokenHash: string | null;
   /** The key → system lookup (the per-process cache in front of PostgreSQL). */
   systems: KeyLookup;
+  /** Rate limits; absent: none. */
+  limiter?: RateLimiter;
 }
 
 /**
@@ -29,26 +32,36 @@ export interface AuthOptions {
  * even on routes that would allow anonymous access: a typo must not silently downgrade.
  */
 export function authenticate(opts: AuthOptions): RequestHandler {
+  const resolve = async (credential: string): Promise<Principal | null> => {
+    if (credential.length > 512) return null;
+    const hash = hashKey(credential);
+    if (sameHash(hash, opts.adminTokenHash)) return { kind: 'admin' };
+    if (opts.enrollmentTokenHash && sameHash(hash, opts.enrollmentTokenHash)) return { kind: 'enrollment' };
+    const key = await opts.systems.findByKeyHash(hash);
+    if (!key) return null;
+    opts.systems.touchKey(key.keyId).catch(() => {});
+    return { kind: 'host', systemId: key.systemId };
+  };
   return async (req: Request, res: Response, next: NextFunction) => {
     const credential = presentedCredential(req);
     if (credential === null) {
       res.locals.principal = { kind: 'anonymous' } satisfies Principal;
       return next();
     }
-    if (credential.length > 512) return next(unauthorized('the credential is not valid'));
-    const hash = hashKey(credential);
-    if (sameHash(hash, opts.adminTokenHash)) {
-      res.locals.principal = { kind: 'admin' } satisfies Principal;
-      return next();
+    const principal = await resolve(credential);
+    if (!principal) {
+      // Guessing keys is throttled per source address (shared by every replica through Redis).
+      const d = await opts.limiter?.failedAuth(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+      if (d && !d.allowed) return next(tooManyRequests(res, d, 'too many failed authentications from this address'));
+      return next(unauthorized('the credential is not valid (unknown, rotated out or expired)'));
     }
-    if (opts.enrollmentTokenHash && sameHash(hash, opts.enrollmentTokenHash)) {
-      res.locals.principal = { kind: 'enrollment' } satisfies Principal;
-      return next();
+    res.locals.principal = principal;
+    if (opts.limiter) {
+      // Counted by the route (route() runs enforceRateLimit before any body parser), so a route
+      // that talks to Redis anyway can count in the same round trip.
+      res.locals.rateLimit = opts.limiter.limitFor(principal) ?? undefined;
+      res.locals.rateLimiter = opts.limiter;
     }
-    const key = await opts.systems.findByKeyHash(hash);
-    if (!key) return next(unauthorized('the credential is not valid (unknown, rotated out or expired)'));
-    res.locals.principal = { kind: 'host', systemId: key.systemId } satisfies Principal;
-    opts.systems.touchKey(key.keyId).catch(() => {});
     next();
   };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { compile, type Validation } from '@zfs-sync/contracts';
+import { compile, pointerToField, type FieldError, type Validation } from '@zfs-sync/contracts';
 import { HttpProblem, validationProblem } from './problem.js';
 
 function hasBody(req: Request): boolean {
@@ -20,16 +20,121 @@ export function jsonBody(limitBytes: number, acceptedTypes: string[] = []): Requ
     type: 'application/json',
     verify: (req, _res, buf) => {
       (req as Request & { bodySha256?: string }).bodySha256 = createHash('sha256').update(buf).digest('hex');
+      (req as Request & { bodyMayHaveBadText?: boolean }).bodyMayHaveBadText = mayHaveBadText(req as Request, buf);
     },
   });
   const checkType = (req: Request, _res: Response, next: NextFunction) => {
+    // A body announced larger than the limit is refused before a byte of it is read (the error
+    // handler then closes the connection instead of draining it). Compressed bodies are counted
+    // as they inflate, by the parser.
+    const announced = Number(req.headers['content-length'] ?? 0);
+    const encoded = (req.headers['content-encoding'] ?? 'identity').toLowerCase() !== 'identity';
+    if (!encoded && announced > limitBytes) return next(new HttpProblem(413, 'body-too-large', `the request body is larger than this route accepts (${limitBytes} bytes)`));
     if (hasBody(req) && !req.is('application/json') && !acceptedTypes.some((t) => req.is(t))) {
       const accepted = ['application/json', ...acceptedTypes].join(' or ');
       return next(new HttpProblem(415, 'unsupported-media-type', `send the body as ${accepted} (got ${req.headers['content-type'] ?? 'no Content-Type'})`));
     }
     next();
   };
-  return [checkType, parse];
+  const checkContent = (req: Request, _res: Response, next: NextFunction) => {
+    if (req.body !== undefined) {
+      const bad = inspectJson(req.body, MAX_JSON_DEPTH, (req as Request & { bodyMayHaveBadText?: boolean }).bodyMayHaveBadText !== false);
+      if (bad) return next(new HttpProblem(400, 'validation-error', bad.detail, { field: bad.field, pointer: bad.pointer }));
+    }
+    next();
+  };
+  return [checkType, parse, checkContent];
+}
+
+/** How deep a JSON body may nest (objects and arrays); deeper is a 400 before anything reads it. */
+export const MAX_JSON_DEPTH = 32;
+
+// NUL (PostgreSQL text and jsonb refuse it) and UTF-16 surrogates without their pair (not
+// Unicode text: they cannot be stored or re-encoded as UTF-8).
+const BAD_CHAR = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+const escapePointer = (k: string) => k.replaceAll('~', '~0').replaceAll('/', '~1');
+
+/**
+ * Whether the raw UTF-8 body may hold NUL or a lone surrogate once parsed. In UTF-8 JSON both can
+ * only be written as escapes (a raw control character is not valid JSON; bytes that are not UTF-8
+ * decode to U+FFFD), so a body without `\u0000` and without `\uD800`–`\uDFFF` escapes cannot:
+ * the strings of a large inventory are then not looked at one by one. Other charsets: maybe.
+ */
+function mayHaveBadText(req: Request, buf: Buffer): boolean {
+  const type = String(req.headers['content-type'] ?? '').toLowerCase();
+  if (/charset=/.test(type) && !/charset=("?)utf-8\1/.test(type)) return true;
+  if (buf.indexOf('\\u0000') !== -1) return true;
+  for (const lead of ['\\ud', '\\uD']) {
+    for (let i = buf.indexOf(lead); i !== -1; i = buf.indexOf(lead, i + 3)) {
+      const c = buf[i + 3];
+      // 8-9, a-f, A-F: the surrogate range D800-DFFF.
+      if (c !== undefined && ((c >= 0x38 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46))) return true;
+    }
+  }
+  return false;
+}
+
+/** The cheap pass: no pointers built, strings only when they may be bad. True when all is well. */
+function looksFine(root: unknown, maxDepth: number, checkStrings: boolean): boolean {
+  if (typeof root === 'string') return !checkStrings || !BAD_CHAR.test(root);
+  if (root === null || typeof root !== 'object') return true;
+  const stack: object[] = [root];
+  const depths: number[] = [0];
+  while (stack.length) {
+    const v = stack.pop()!;
+    const depth = depths.pop()!;
+    if (depth >= maxDepth) return false;
+    const values = Array.isArray(v) ? v : Object.values(v);
+    if (checkStrings && !Array.isArray(v)) for (const k of Object.keys(v)) if (BAD_CHAR.test(k)) return false;
+    for (const x of values) {
+      if (typeof x === 'string') {
+        if (checkStrings && BAD_CHAR.test(x)) return false;
+      } else if (x !== null && typeof x === 'object') {
+        stack.push(x);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return true;
+}
+
+/**
+ * Check a parsed body, without recursion (a hostile body may nest thousands deep): the nesting
+ * depth, and every string — keys and values — free of NUL and lone surrogates (`checkStrings`
+ * false: known not to hold any). Returns the first offence with its JSON pointer, or null.
+ */
+export function inspectJson(value: unknown, maxDepth = MAX_JSON_DEPTH, checkStrings = true): FieldError | null {
+  if (looksFine(value, maxDepth, checkStrings)) return null;
+  return locate(value, maxDepth);
+}
+
+/** The slow pass, once something is wrong: where. */
+function locate(value: unknown, maxDepth: number): FieldError | null {
+  const stack: Array<[unknown, string, number]> = [[value, '', 0]];
+  const offence = (pointer: string, detail: string): FieldError => {
+    const field = pointerToField(pointer) || 'body';
+    return { pointer, field, detail: `${field} ${detail}` };
+  };
+  while (stack.length) {
+    const [v, pointer, depth] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (BAD_CHAR.test(v)) return offence(pointer, 'contains a NUL character or an unpaired UTF-16 surrogate (not valid text)');
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= maxDepth) return offence(pointer, `is nested too deeply (at most ${maxDepth} levels of objects and arrays)`);
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${pointer}/${i}`, depth + 1]);
+    } else {
+      for (const k of Object.keys(v)) {
+        const child = `${pointer}/${escapePointer(k)}`;
+        if (BAD_CHAR.test(k)) return offence(child, 'is a key with a NUL character or an unpaired UTF-16 surrogate (not valid text)');
+        stack.push([(v as Record<string, unknown>)[k], child, depth + 1]);
+      }
+    }
+  }
+  return null;
 }
 
 /** Validate `req.body` against a schema (an absent body counts as `{}` when `emptyAsObject`). */

@@ -59,27 +59,45 @@ export function sendProblem(res: Response, problem: Problem): void {
 }
 
 /** Errors thrown by body parsers carry a `type`; translate them into problems. */
-function fromParserError(err: { type?: string; status?: number; limit?: number }): HttpProblem | null {
+function fromParserError(err: { type?: string; status?: number; statusCode?: number; limit?: number; code?: string; expose?: boolean }): HttpProblem | null {
+  // A body that is not what its Content-Encoding says (zlib: "incorrect header check", …).
+  if (typeof err.code === 'string' && /^(Z_|ERR_ZLIB|ERR_BROTLI|ERR__ERROR_FORMAT)/.test(err.code)) {
+    return new HttpProblem(400, 'invalid-encoding', 'the request body is not valid data for its Content-Encoding (gzip, deflate or br)', { field: 'Content-Encoding' });
+  }
   switch (err.type) {
     case 'entity.too.large':
       return new HttpProblem(413, 'body-too-large', `the request body is larger than this route accepts (${err.limit} bytes)`);
     case 'entity.parse.failed':
       return new HttpProblem(400, 'invalid-json', 'the request body is not valid JSON');
     case 'encoding.unsupported':
+      return new HttpProblem(415, 'unsupported-media-type', 'unsupported Content-Encoding; send the body uncompressed or as gzip, deflate or br', { field: 'Content-Encoding' });
     case 'charset.unsupported':
-      return new HttpProblem(415, 'unsupported-media-type', 'unsupported body encoding or charset; send UTF-8 JSON');
+      return new HttpProblem(415, 'unsupported-media-type', 'unsupported charset; send UTF-8 JSON', { field: 'Content-Type' });
     case 'request.aborted':
       return new HttpProblem(400, 'request-aborted', 'the request was aborted by the client');
     case 'request.size.invalid':
       return new HttpProblem(400, 'bad-request', 'the request body does not match its Content-Length');
-    default:
+    default: {
+      // Any other client error a body parser or express raised (http-errors marks them
+      // `expose`): its status, never a 500. Its message is not echoed (it may quote internals).
+      const status = err.status ?? err.statusCode;
+      if (err.expose === true && typeof status === 'number' && status >= 400 && status < 500) return new HttpProblem(status, 'bad-request', 'the request could not be read');
       return null;
+    }
   }
 }
 
+/** The request still has body bytes nobody read (refused before its body parser ran). */
+export function hasUnreadBody(req: Request): boolean {
+  return !req.complete && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0);
+}
+
 export function errorHandler(logger: { error: (o: object, m: string) => void }) {
-  return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     if (res.headersSent) return;
+    // Refused before the body was read: close the connection after the answer instead of letting
+    // Node drain (receive and discard) the rest of a body that may be 64 MiB.
+    if (hasUnreadBody(req)) res.set('Connection', 'close');
     if (err instanceof HttpProblem) return sendProblem(res, err.toProblem());
     const parserProblem = typeof err === 'object' && err !== null ? fromParserError(err as never) : null;
     if (parserProblem) return sendProblem(res, parserProblem.toProblem());

@@ -1,6 +1,9 @@
 import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import { API_PREFIX, compile, expressPath, type BodyOf, type RouteSpec, type Validation } from '@zfs-sync/contracts';
+import { principalOf } from '../auth/authenticate.js';
+import { countsOwnRateLimit, enforceRateLimit } from '../auth/rate-limit.js';
 import { validBody } from './body.js';
+import { unauthorized } from './problem.js';
 
 /** The middleware that marks a route with its catalog entry; the OpenAPI coverage test reads it. */
 export interface RouteTag extends RequestHandler {
@@ -23,8 +26,24 @@ export function routeTag(spec: RouteSpec): RouteTag {
  * the entry, so the documentation and the server cannot disagree on them.
  */
 export function route(router: Router, spec: RouteSpec, ...handlers: RequestHandler[]): void {
-  (router[spec.method] as (path: string, ...h: RequestHandler[]) => Router)(expressPath(spec.path), routeTag(spec), ...handlers);
+  const anonymousAllowed = spec.callers.includes('public') || spec.callers.includes('open-registration');
+  // Before anything reads the body: who is calling, then whether they are over their rate limit.
+  const guard = anonymousAllowed ? [] : [credentialFirst];
+  if (!handlers.includes(countsOwnRateLimit)) guard.push(enforceRateLimit);
+  const rest = handlers.filter((h) => h !== countsOwnRateLimit);
+  (router[spec.method] as (path: string, ...h: RequestHandler[]) => Router)(expressPath(spec.path), routeTag(spec), ...guard, ...rest);
 }
+
+/**
+ * A route no anonymous caller may use refuses one before any body parser or validator runs: an
+ * anonymous 64 MiB body costs a 401, not a parse. (The caller was resolved by `authenticate`,
+ * which reads headers only.) The error handler closes the connection after the answer, so the
+ * unread body is not drained either.
+ */
+export const credentialFirst: RequestHandler = (_req, res, next) => {
+  if (principalOf(res).kind !== 'anonymous') return next();
+  next(unauthorized());
+};
 
 /** Which schema object each route's body validator compiled (read by the OpenAPI coverage test). */
 export const BODY_VALIDATORS = new Map<RouteSpec, object>();

@@ -64,3 +64,29 @@ test.serial('503 naming PostgreSQL when PostgreSQL is unreachable, and back when
   pgProxy.restore();
   t.true(await eventually(async () => (await api.request('GET', '/health/ready')).status === 200));
 });
+
+test.serial('row 12: public readiness and 503 bodies name the failing component, never an address or a driver message', async (t) => {
+  const leaks = /127\.0\.0\.1|localhost|:\d{4,5}\b|ECONN|ETIMEDOUT|EPIPE|getaddrinfo|Connection is closed|connect |terminated|socket|stream/i;
+  redisProxy.cut();
+  const ready = await api.request('GET', '/health/ready');
+  t.is(ready.status, 503);
+  t.regex(ready.text, /redis/);
+  t.notRegex(ready.text, leaks, ready.text);
+  // A route that needs Redis: a 503 naming the queue, no more.
+  const sys = await api.request('POST', '/systems', { key: 'zs_admin_test-admin-token-for-integration-tests-only-0000', body: { hostname: `h-${Date.now()}.test`, platform: 'linux' } });
+  const inv = await api.request('POST', `/systems/${sys.body?.id}/inventory`, {
+    key: 'zs_admin_test-admin-token-for-integration-tests-only-0000',
+    body: { report_id: `r-${Date.now()}`, generation: 1, complete: false, datasets: [] },
+  });
+  t.is(inv.status, 503, inv.text);
+  t.notRegex(inv.text, leaks, inv.text);
+  redisProxy.restore();
+  t.true(await eventually(async () => (await api.request('GET', '/health/ready')).status === 200));
+  pgProxy.cut();
+  const pgDown = await api.request('GET', '/health/ready');
+  t.is(pgDown.status, 503);
+  t.regex(pgDown.text, /postgres/);
+  t.notRegex(pgDown.text, leaks, pgDown.text);
+  pgProxy.restore();
+  t.true(await eventually(async () => (await api.request('GET', '/health/ready')).status === 200));
+});

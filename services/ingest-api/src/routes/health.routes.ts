@@ -17,7 +17,7 @@ export function healthRoutes(deps: ApiDeps): Router {
     res.json({ status: 'alive' });
   });
   route(r, HEALTH_API.ready, async (_req, res) => {
-    const { ok, results } = await runChecks({
+    const { ok, results, errors } = await runChecks({
       postgres: () => pingDatabase(deps.pool),
       // Both connections: readiness must not say 200 while enqueueing still fails.
       redis: async () => {
@@ -29,6 +29,9 @@ export function healthRoutes(deps: ApiDeps): Router {
       return;
     }
     const failed = Object.entries(results).filter(([, v]) => v !== 'ok').map(([k]) => k);
+    // What went wrong, with addresses and driver messages, is logged; the public answer names the
+    // component only.
+    deps.logger.warn({ checks: errors }, 'readiness: not ready');
     sendProblem(res, {
       type: 'urn:zfs-sync:problem:not-ready',
       title: 'Service Unavailable',

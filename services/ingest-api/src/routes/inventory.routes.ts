@@ -11,6 +11,7 @@ import { INVENTORY_API } from '@zfs-sync/contracts';
 import { bodyParser, route } from '../http/route.js';
 import { bodySha256, jsonBody } from '../http/body.js';
 import { InflightBytes } from '../http/inflight.js';
+import { queryParams } from '../http/query.js';
 import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized, unavailable, validationProblem } from '../http/problem.js';
 import { ReportFieldError, fromZfsList, normalizeInventory, normalizeOriginalSnapshots } from '../inventory/normalize-report.js';
 import { ReportRegistry, type ReportMeta } from '../inventory/report-registry.js';
@@ -26,7 +27,8 @@ async function orUnavailable<T>(work: Promise<T>): Promise<T> {
     return await work;
   } catch (err) {
     if (err instanceof HttpProblem) throw err;
-    throw unavailable(`the queue is unreachable; nothing was accepted, retry later (${(err as Error).message})`);
+    // The driver's message may name internal addresses: it is never sent to the client.
+    throw unavailable('the queue (Redis) is unreachable; nothing was accepted, retry later');
   }
 }
 
@@ -63,6 +65,13 @@ async function readZfsListBody(req: Request, limitBytes: number) {
   }
   if (tooLarge) throw new HttpProblem(413, 'body-too-large', `the request body is larger than this route accepts (${limitBytes} bytes)`);
   return parser.finish();
+}
+
+/** A non-negative decimal integer as written by a program: digits only, no leading zeros, safe. */
+export function strictDecimal(v: string): number | null {
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(v)) return null;
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : null;
 }
 
 const queryBool = (v: unknown, name: string, dflt: boolean): boolean => {
@@ -105,6 +114,15 @@ export function inventoryRoutes(deps: ApiDeps): Router {
   const parseInventory = bodyParser(INVENTORY_API.report);
   const parseOne = bodyParser(INVENTORY_API.snapshot);
   const parseBatch = bodyParser(INVENTORY_API.batch);
+
+  /**
+   * A host key exists only for a registered system; the admin token may name any id, so an id
+   * that is no system is a 404 before anything is recorded or queued.
+   */
+  async function requireRegistered(res: Response, systemId: string): Promise<void> {
+    if (principalOf(res).kind !== 'admin') return;
+    if (!(await deps.systems.get(systemId))) throw notFound(`no system with id ${systemId}`);
+  }
 
   /** Claim, enqueue, answer. Shared by every way a report arrives. */
   async function accept(res: Response, job: ReconcilePayload, counts: { datasets: number; snapshots: number; bookmarks: number }, status = 202) {
@@ -171,12 +189,19 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     requireSystem(res, systemId);
     const receivedAt = new Date().toISOString();
     if (req.is(TSV)) {
-      const reportId = typeof req.query.report_id === 'string' ? req.query.report_id : `tsv-${randomUUID()}`;
+      // Every query parameter once, as a plain value: a repeated or nested one is a 400, never
+      // read as something else (or replaced by a default).
+      const q = queryParams(req, ['report_id', 'generation', 'complete']);
+      const given = q.single('report_id');
+      const reportId = given ?? `tsv-${randomUUID()}`;
       if (!/^[A-Za-z0-9._-]{1,128}$/.test(reportId)) throw badRequest('report_id must be 1–128 characters of letters, digits, ".", "_" or "-"', { field: 'report_id' });
-      const genRaw = req.query.generation;
-      const generation = genRaw === undefined ? Date.now() : Number(genRaw);
-      if (!Number.isSafeInteger(generation) || generation < 0) throw badRequest('generation must be a non-negative integer (e.g. epoch milliseconds)', { field: 'generation' });
-      const complete = queryBool(req.query.complete, 'complete', false);
+      const genRaw = q.single('generation');
+      const generation = genRaw === undefined ? Date.now() : strictDecimal(genRaw);
+      if (generation === null) throw badRequest('generation must be a non-negative decimal integer without sign, exponent or leading zeros (e.g. epoch milliseconds)', { field: 'generation' });
+      const complete = queryBool(q.single('complete'), 'complete', false);
+      const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+      if (encoding !== 'identity') throw new HttpProblem(415, 'unsupported-media-type', 'send zfs list output uncompressed (no Content-Encoding)', { field: 'Content-Encoding' });
+      await requireRegistered(res, systemId);
       const hash = createHash('sha256');
       req.on('data', (c: Buffer) => hash.update(c));
       const parsed = fromZfsList(await readZfsListBody(req, deps.config.inventoryBodyLimitBytes));
@@ -185,6 +210,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     }
     if (req.body === undefined) throw badRequest('an inventory body is required (JSON, or zfs list output as text/tab-separated-values)');
     const body = parseInventory(req);
+    await requireRegistered(res, systemId);
     const chunk = body.chunk ?? { index: 0, count: 1 };
     if (chunk.index >= chunk.count) throw validationProblem({ pointer: '/chunk/index', field: 'chunk.index', detail: `chunk.index must be below chunk.count (${chunk.count})` });
     let normalized;
@@ -267,6 +293,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     if (typeof reportId !== 'string' || !/^[A-Za-z0-9._-]{1,160}$/.test(reportId)) throw badRequest('report_id is not a valid report id', { field: 'report_id' });
     const who = principalOf(res);
     if (who.kind === 'anonymous') throw unauthorized();
+    queryParams(req, ['system_id']).single('system_id');
     let systemId: string | undefined;
     if (who.kind === 'host') systemId = who.systemId;
     else if (who.kind === 'admin') systemId = typeof req.query.system_id === 'string' ? req.query.system_id.toLowerCase() : undefined;

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import { DuplicateHostnameError, SYSTEM_SORTS, SystemInUseError, listSystemsPage, systemToJson, type SystemJson, type SystemSort } from '@zfs-sync/db';
-import { forgetHeartbeats, lastSeenOf, recordHeartbeat, rememberHeartbeatMeta, type RecordedHeartbeat } from '@zfs-sync/queue';
+import { DuplicateHostnameError, MetadataTooLargeError, SYSTEM_SORTS, SystemInUseError, listSystemsPage, systemToJson, type SystemJson, type SystemSort } from '@zfs-sync/db';
+import { forgetHeartbeats, lastSeenOf, recordHeartbeat, rememberHeartbeatMeta, type RateLimit, type RecordedHeartbeat } from '@zfs-sync/queue';
+import { countsOwnRateLimit, tooManyRequests } from '../auth/rate-limit.js';
 import { principalOf, requireAdmin, requireReader, requireSystem } from '../auth/authenticate.js';
 import { queryParams, setTotal } from '../http/query.js';
 import { hashKey, newHostKey } from '../auth/credentials.js';
@@ -11,7 +12,7 @@ import { bodyParser, route } from '../http/route.js';
 import { groupIdsOf, queueGroupRecompute } from '../sync/recompute-groups.js';
 import { DatasetHashes } from '../inventory/dataset-hashes.js';
 import { jsonBody } from '../http/body.js';
-import { badRequest, conflict, forbidden, notFound, unauthorized } from '../http/problem.js';
+import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized } from '../http/problem.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -68,18 +69,24 @@ export function systemsRoutes(deps: ApiDeps): Router {
     };
   };
 
-  route(r, SYSTEMS_API.register, ...body, async (req, res) => {
+  // Who may register is decided before the body is read.
+  const mayRegister = (_req: Request, res: Response, next: (err?: unknown) => void) => {
     const who = principalOf(res);
     const allowed = who.kind === 'admin' || who.kind === 'enrollment' || (who.kind === 'anonymous' && deps.config.openRegistration);
-    if (!allowed) {
-      if (who.kind === 'anonymous') throw unauthorized('registration needs the admin token or the enrollment token (open registration is off)');
-      throw forbidden('a host key cannot register systems; use the admin or enrollment token');
-    }
+    if (allowed) return next();
+    if (who.kind === 'anonymous') return next(unauthorized('registration needs the admin token or the enrollment token (open registration is off)'));
+    next(forbidden('a host key cannot register systems; use the admin or enrollment token'));
+  };
+
+  route(r, SYSTEMS_API.register, mayRegister, ...body, async (req, res) => {
+    const who = principalOf(res);
     const input = parseRegister(req);
     const apiKey = newHostKey();
     try {
       const system = await deps.systems.create(input, hashKey(apiKey));
       deps.logger.info({ system_id: system.id, hostname: system.hostname, by: who.kind }, 'system registered');
+      // The key is in this answer: no cache (browser, proxy) may keep it.
+      res.set('Cache-Control', 'no-store');
       res.status(201).json({ ...systemToJson(system), api_key: apiKey });
     } catch (err) {
       if (err instanceof DuplicateHostnameError) throw conflict(err.message, { field: 'hostname' });
@@ -165,7 +172,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
    * written at once, and when the metadata changed. Otherwise the heartbeat-expiry sweep writes
    * last_seen with everyone else's in one UPDATE. Redis unreachable: straight to PostgreSQL.
    */
-  route(r, SYSTEMS_API.heartbeat, ...body, async (req, res: Response) => {
+  route(r, SYSTEMS_API.heartbeat, countsOwnRateLimit, ...body, async (req, res: Response) => {
     const id = systemIdParam(req);
     requireSystem(res, id, { hostOnly: true });
     const hb = parseHeartbeat(req);
@@ -175,15 +182,26 @@ export function systemsRoutes(deps: ApiDeps): Router {
     const written = hb.site === undefined ? patch : { ...patch, '~site': hb.site };
     const metaHash = Object.keys(written).length ? createHash('sha256').update(JSON.stringify(written)).digest('hex') : null;
     let seen: RecordedHeartbeat | null = null;
+    // The rate limit is counted in the same script as the heartbeat: still one round trip.
+    const limit = res.locals.rateLimit as RateLimit | undefined;
     try {
-      seen = await recordHeartbeat(deps.redis, prefix, id);
-    } catch {
+      const recorded = limit ? await recordHeartbeat(deps.redis, prefix, id, limit) : await recordHeartbeat(deps.redis, prefix, id);
+      if ('limited' in recorded) throw tooManyRequests(res, recorded.limited, `too many requests with this credential (at most ${limit!.limit} a minute)`);
+      seen = recorded;
+    } catch (err) {
+      if (err instanceof HttpProblem) throw err;
       /* PostgreSQL alone below */
     }
     const writeThrough = !seen || seen.previous === null || seen.at - seen.previous >= timeoutMs / 2 || (metaHash !== null && metaHash !== seen.metaHash);
     let lastSeen = seen ? new Date(seen.at) : new Date();
     if (writeThrough) {
-      const stored = await deps.systems.heartbeat(id, patch, hb.site, seen?.at);
+      let stored: Date | null;
+      try {
+        stored = await deps.systems.heartbeat(id, patch, hb.site, seen?.at);
+      } catch (err) {
+        if (err instanceof MetadataTooLargeError) throw new HttpProblem(413, 'metadata-too-large', `metadata: ${err.message}`, { field: 'metadata', pointer: '/metadata' });
+        throw err;
+      }
       if (!stored) throw notFound(`no system with id ${id}`);
       lastSeen = seen ? lastSeen : stored;
       if (seen && metaHash !== null) await rememberHeartbeatMeta(deps.redis, prefix, id, metaHash).catch(() => {});
@@ -199,6 +217,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     if (!(await deps.systems.rotateKey(id, hashKey(apiKey), old_key_valid_seconds))) throw notFound(`no system with id ${id}`);
     await deps.keyCache.invalidateSystem(id);
     deps.logger.info({ system_id: id, old_key_valid_seconds }, 'api key rotated');
+    res.set('Cache-Control', 'no-store');
     res.json({ system_id: id, api_key: apiKey, old_key_valid_seconds });
   });
 
