@@ -66,6 +66,7 @@ test.serial('row 1 + row 2: PostgreSQL stopped under load — every process surv
 
     // Every accepted report is applied, soon (the workers retry in short steps while PostgreSQL is away).
     const open = await waitUntilFinal(env, load.accepted, 20_000);
+    t.log(`${load.accepted.length} reports accepted (${load.statuses.filter((s) => s.status === 503).length} refused with 503 during the outage); accepting again ${acceptedAgainAt! - back} ms after PostgreSQL returned, all applied ${Date.now() - back} ms after it`);
     t.deepEqual(open, [], `${open.length} of ${load.accepted.length} accepted reports not applied`);
     t.deepEqual(await checkInvariants(env, load.accepted), []);
     t.true(workers.alive() && api.alive(), 'both processes still running');
