@@ -82,6 +82,8 @@ export const JOBS = {
   inventorySweep: sweepJob('inventory-sweep'),
   syncSweep: sweepJob('sync-sweep'),
   reportSweep: sweepJob('report-sweep'),
+  /** Retention (issue 10): prunes old events and audit entries. */
+  retentionSweep: sweepJob('retention'),
 } as const;
 
 export type JobKey = keyof typeof JOBS;

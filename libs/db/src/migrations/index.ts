@@ -7,6 +7,7 @@ import { Migration20261207000001Dashboard } from './Migration20261207000001_dash
 import { Migration20261210000001AcceptedReports } from './Migration20261210000001_accepted_reports.js';
 import { Migration20261210000002Installation } from './Migration20261210000002_installation.js';
 import { Migration20261212000001Events } from './Migration20261212000001_events.js';
+import { Migration20261212000002Audit } from './Migration20261212000002_audit.js';
 
 /**
  * Every migration, in order. Listed explicitly so they run the same from TypeScript sources
@@ -22,4 +23,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261210000001_accepted_reports', class: Migration20261210000001AcceptedReports },
   { name: 'Migration20261210000002_installation', class: Migration20261210000002Installation },
   { name: 'Migration20261212000001_events', class: Migration20261212000001Events },
+  { name: 'Migration20261212000002_audit', class: Migration20261212000002Audit },
 ];
