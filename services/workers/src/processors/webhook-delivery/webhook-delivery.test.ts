@@ -237,8 +237,8 @@ test.serial('event type and sync group filters', async (t) => {
   await createEndpoint('/only-offline', { event_types: ['system.offline'] });
   await createEndpoint('/only-group', { sync_group_ids: [group] });
   await emit('system.online', {});
-  await emit('link.state_changed', { sync_group_id: '22222222-2222-4222-8222-222222222222' });
-  const mine = await emit('link.state_changed', { sync_group_id: group });
+  await emit('link.state_changed', { group_id: '22222222-2222-4222-8222-222222222222' });
+  const mine = await emit('link.state_changed', { group_id: group });
   const off = await emit('system.offline', {});
   await eventually(async () => [...rx.at('/only-offline'), ...rx.at('/only-group')], (r) => r.length >= 2);
   await new Promise((r) => setTimeout(r, 500));

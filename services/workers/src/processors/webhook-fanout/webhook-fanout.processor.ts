@@ -14,10 +14,14 @@ const BATCH = 100;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** The sync groups an event is about (`data.sync_group_id` / `data.sync_group_ids`): the endpoints' group filter matches on them. */
+/**
+ * The sync groups an event is about — `data.group_id` of the link, sync and conflict events
+ * (libs/contracts EVENT_DATA_SCHEMAS), or `sync_group_id(s)` — the endpoints' group filter
+ * matches on them.
+ */
 export function groupsOfEvent(event: EventEnvelope): string[] {
   const d = event.data ?? {};
-  const ids = [d.sync_group_id, ...(Array.isArray(d.sync_group_ids) ? d.sync_group_ids : [])];
+  const ids = [d.group_id, d.sync_group_id, ...(Array.isArray(d.sync_group_ids) ? d.sync_group_ids : [])];
   return [...new Set(ids.filter((v): v is string => typeof v === 'string' && UUID.test(v)).map((v) => v.toLowerCase()))];
 }
 
