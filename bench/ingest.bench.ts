@@ -31,7 +31,10 @@ import { serviceEnv } from './lib/stack.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET_NEW = 40_000;
-/** Extra node flags for the API (experiments, e.g. BENCH_API_NODE_ARGS=--max-old-space-size=160); none by default, as in production. */
+/**
+ * Extra node flags for the API (experiments, e.g. BENCH_API_NODE_ARGS=--max-old-space-size=160); none by default, as in
+ * production (whose heap settings the entry point applies itself: libs/runtime/src/heap.ts; a flag given here wins).
+ */
 const API_NODE_ARGS = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
 /** The same for the worker processes (BENCH_WORKER_NODE_ARGS). */
 const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
