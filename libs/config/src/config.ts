@@ -45,6 +45,14 @@ export interface Config {
   failureBackoffSeconds: number;
   failureBackoffMaxSeconds: number;
   legacyStaleAfterSeconds: number;
+  viewerToken: string | null;
+  eventsFlapWindowSeconds: number;
+  eventsStreamMaxLength: number;
+  eventsRelayPollMs: number;
+  eventsKeepaliveSeconds: number;
+  eventsRetentionDays: number;
+  auditRetentionDays: number;
+  retentionSweepSeconds: number;
   /** The built dashboard's directory (ends with a slash). */
   dashboardDir: string;
   /** Where the values came from, for the start-up log line (never the values of secrets). */

@@ -80,6 +80,8 @@ export const JOBS = {
   } satisfies JobDefinition<RecomputeGroupPayload> as JobDefinition<RecomputeGroupPayload>,
   inventorySweep: sweepJob('inventory-sweep'),
   syncSweep: sweepJob('sync-sweep'),
+  /** Retention (issue 10): prunes old events and audit entries. */
+  retentionSweep: sweepJob('retention'),
 } as const;
 
 export type JobKey = keyof typeof JOBS;

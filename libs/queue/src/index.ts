@@ -4,4 +4,5 @@ export * from './define-worker.js';
 export * from './metrics.js';
 export * from './keys.js';
 export * from './heartbeats.js';
+export * from './events-stream.js';
 export * from './rate-limit.js';

@@ -73,6 +73,7 @@ export const METRIC_CATALOG = [
   { name: 'zfs_sync_link_max_lag_seconds', type: 'gauge', process: 'exporter', help: 'The largest lag of any link in the group (time between the newest eligible source snapshot and the common base)', labels: { sync_group: GROUP } },
   { name: 'zfs_sync_conflicts_open', type: 'gauge', process: 'exporter', help: 'Open conflicts by sync group and type', labels: { sync_group: GROUP, type: CONFLICT_TYPES.map((v) => `\`${v}\``).join(', ') } },
   { name: 'zfs_sync_conflict_oldest_open_age_seconds', type: 'gauge', process: 'exporter', help: 'Age of the oldest open conflict in the group', labels: { sync_group: GROUP } },
+  { name: 'zfs_sync_events_unrelayed_oldest_age_seconds', type: 'gauge', process: 'exporter', help: 'Age of the oldest committed event the events relay has not yet moved to the Redis stream (0: none); growing means the relay is stopped or failing', labels: {} },
   { name: 'zfs_sync_protection_datasets', type: 'gauge', process: 'exporter', help: 'Datasets under a protection policy, by state (ok: enough copies and sites; violation: too few)', labels: { state: '`ok` or `violation`' } },
   {
     name: 'zfs_sync_link_lag_seconds',

@@ -14,6 +14,7 @@ import { httpMetrics, metricsEndpoint } from './ops/metrics.js';
 import { requestContext } from './ops/request-context.js';
 import { checkResponses, type ResponseViolation } from './ops/response-check.js';
 import { conflictRoutes } from './routes/conflicts.routes.js';
+import { eventRoutes } from './routes/events.routes.js';
 import { fleetRoutes } from './routes/fleet.routes.js';
 import { linkViewRoutes } from './routes/link-views.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
@@ -58,6 +59,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
     authenticate({
       adminTokenHash: deps.adminTokenHash,
       enrollmentTokenHash: deps.config.enrollmentToken ? hashKey(deps.config.enrollmentToken) : null,
+      viewerTokenHash: deps.config.viewerToken ? hashKey(deps.config.viewerToken) : null,
       systems: deps.keyCache,
       limiter: new RateLimiter({
         redis: deps.redis,
@@ -77,6 +79,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   api.use(conflictRoutes(deps));
   api.use(fleetRoutes(deps));
   api.use(linkViewRoutes(deps));
+  api.use(eventRoutes(deps));
   app.use(API_PREFIX, api);
   app.use(dashboardRoutes(deps.config.dashboardDir));
 

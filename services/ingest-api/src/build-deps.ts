@@ -6,6 +6,7 @@ import { createMetricsRegistry } from '@zfs-sync/runtime';
 import { Producer, producerConnection, whenConnected } from '@zfs-sync/queue';
 import { resolveAdminTokenHash } from './auth/admin-token.js';
 import { KeyCache } from './auth/key-cache.js';
+import { EventTail } from './events/event-tail.js';
 import type { ApiDeps } from './deps.js';
 import { createApiMetrics } from './ops/metrics.js';
 
@@ -23,6 +24,7 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
   const admin = await resolveAdminTokenHash(pool, config.adminToken);
   const keyCache = new KeyCache(systems, config.authCacheSeconds * 1000, redis, config.queuePrefix, logger);
   await keyCache.start();
+  const eventTail = new EventTail(config.redisUrl, config.queuePrefix, logger);
   return {
     config,
     logger,
@@ -38,9 +40,11 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
     syncStates: new SyncStatesRepository(pool),
     adminTokenHash: admin.hash,
     keyCache,
+    eventTail,
     metrics: createApiMetrics(createMetricsRegistry('ingest-api')),
     generatedAdminToken: admin.generated,
     close: async () => {
+      await eventTail.close();
       await keyCache.close();
       await producer.close();
       redis.disconnect();

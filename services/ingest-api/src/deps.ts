@@ -6,6 +6,7 @@ import type { ConflictsRepository, InstructionsRepository, LinksRepository, Sync
 import type { Logger } from '@zfs-sync/logger';
 import type { Producer } from '@zfs-sync/queue';
 import type { KeyCache } from './auth/key-cache.js';
+import type { EventTail } from './events/event-tail.js';
 import type { ApiMetrics } from './ops/metrics.js';
 
 /** Everything the API's routes use; built once in main.ts (or by a test) and passed in. */
@@ -26,6 +27,8 @@ export interface ApiDeps {
   adminTokenHash: string;
   /** Host key → system, cached per process; invalidated across processes on rotation and deletion. */
   keyCache: KeyCache;
+  /** This process's tail of the Redis events stream, shared by its SSE clients. */
+  eventTail: EventTail;
   /** This process's metrics (served at /metrics). */
   metrics: ApiMetrics;
 }

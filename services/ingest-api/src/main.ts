@@ -30,6 +30,8 @@ async function serve(): Promise<void> {
   });
 
   handleShutdown(logger, config.shutdownTimeoutMs, [
+    // Live event streams never end by themselves: end them first, or the server's close waits for them.
+    { name: 'event streams', close: () => deps.eventTail.close() },
     { name: 'http server', close: () => new Promise<void>((resolve) => server.close(() => resolve())) },
     { name: 'connections', close: () => deps.close() },
   ]);

@@ -1,11 +1,13 @@
 import type { ProcessorDefinition } from './processor.js';
+import { eventsRelayProcessor } from './processors/events-relay/events-relay.processor.js';
+import { retentionProcessor } from './processors/retention/retention.processor.js';
 import { fleetMetricsProcessor } from './processors/fleet-metrics/fleet-metrics.processor.js';
 import { heartbeatExpiryProcessor } from './processors/heartbeat-expiry/heartbeat-expiry.processor.js';
 import { reconcileProcessor } from './processors/reconcile/reconcile.processor.js';
 import { recomputeLinksProcessor } from './processors/recompute-links/recompute-links.processor.js';
 
 /** Every processor this image can run, by name. */
-export const PROCESSORS: readonly ProcessorDefinition[] = [heartbeatExpiryProcessor, reconcileProcessor, recomputeLinksProcessor, fleetMetricsProcessor];
+export const PROCESSORS: readonly ProcessorDefinition[] = [heartbeatExpiryProcessor, reconcileProcessor, recomputeLinksProcessor, fleetMetricsProcessor, eventsRelayProcessor, retentionProcessor];
 
 /**
  * The processors named in WORKER_PROCESSORS (all when empty); an unknown name stops the start.

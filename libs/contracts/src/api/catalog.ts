@@ -1,3 +1,4 @@
+import { EVENTS_API } from './events.api.js';
 import { HEALTH_API, META_API } from './health.api.js';
 import { INVENTORY_API } from './inventory.api.js';
 import type { RouteSpec } from './route.js';
@@ -20,8 +21,9 @@ export const API_AREAS: Record<string, Record<string, RouteSpec>> = {
   sync: SYNC_API,
   conflicts: CONFLICTS_API,
   views: VIEWS_API,
+  events: EVENTS_API,
 };
 
 export const API_ROUTES: readonly RouteSpec[] = Object.values(API_AREAS).flatMap((area) => Object.values(area));
 
-export { HEALTH_API, META_API, SYSTEMS_API, INVENTORY_API, SNAPSHOTS_API, SYNC_GROUPS_API, SYNC_API, CONFLICTS_API, VIEWS_API };
+export { HEALTH_API, META_API, SYSTEMS_API, INVENTORY_API, SNAPSHOTS_API, SYNC_GROUPS_API, SYNC_API, CONFLICTS_API, VIEWS_API, EVENTS_API };

@@ -13,7 +13,7 @@ export const VIEWS_API = {
     method: 'get',
     path: '/whoami',
     tag: 'views',
-    callers: ['admin', 'host', 'enrollment'],
+    callers: ['admin', 'viewer', 'host', 'enrollment'],
     summary: 'What the presented credential is and may do',
     responses: { 200: json('the caller', obj(['kind', 'can_write'], { kind: { enum: ['admin', 'viewer', 'host', 'enrollment'] }, system_id: uuid, can_write: { type: 'boolean' } })), ...problems(...AUTHENTICATED) },
   }),

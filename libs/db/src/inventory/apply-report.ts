@@ -4,6 +4,7 @@ import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { datasetContentHash, type ReconcileDataset, type ReconcilePayload, type RecomputeLinksPayload } from '@zfs-sync/contracts';
 import { withTransaction } from '../transaction.js';
+import { appendEvents } from '../events/outbox.js';
 import { copyLine } from './copy-text.js';
 
 export interface ReportCounts {
@@ -150,6 +151,13 @@ async function applyInTransaction(client: pg.PoolClient, job: ReconcilePayload):
     [job.system_id, job.report_id, JSON.stringify(counts), JSON.stringify(recompute)],
   );
   if (job.chunk_count > 1) await client.query('delete from inventory_report_chunks where system_id = $1 and report_id = $2', [job.system_id, job.report_id]);
+  // inventory.applied (issue 10), once per report, in the transaction that applied it.
+  await appendEvents(client, [
+    {
+      type: 'inventory.applied',
+      data: { system_id: job.system_id, report_id: job.report_id, mode: job.mode, generation: job.generation, complete: job.complete, counts, datasets: datasets.length },
+    },
+  ]);
   return { status: 'applied', counts, recompute, replayed: false };
 }
 

@@ -5,6 +5,7 @@ import { Migration20261201000001PlanLifecycle } from './Migration20261201000001_
 import { Migration20261204000001IngestSpeed } from './Migration20261204000001_ingest_speed.js';
 import { Migration20261207000001Dashboard } from './Migration20261207000001_dashboard.js';
 import { Migration20261212000001Events } from './Migration20261212000001_events.js';
+import { Migration20261212000002Audit } from './Migration20261212000002_audit.js';
 
 /**
  * Every migration, in order. Listed explicitly so they run the same from TypeScript sources
@@ -18,4 +19,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261204000001_ingest_speed', class: Migration20261204000001IngestSpeed },
   { name: 'Migration20261207000001_dashboard', class: Migration20261207000001Dashboard },
   { name: 'Migration20261212000001_events', class: Migration20261212000001Events },
+  { name: 'Migration20261212000002_audit', class: Migration20261212000002Audit },
 ];

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { SyncGroupBody } from '@zfs-sync/contracts';
 import { SYNC_GROUP_DEFAULTS, type MemberConnection, type SyncGroupPolicy } from '@zfs-sync/domain';
 import { withTransaction } from '../transaction.js';
+import { diffFields, recordAudit, type AuditActor } from '../events/audit.repository.js';
 
 export interface SyncGroupRow {
   id: string;
@@ -30,6 +31,12 @@ export interface SyncGroupRow {
 /** The wire shape (original fields + policy), dates as ISO strings. */
 export function syncGroupToJson(g: SyncGroupRow) {
   return { ...g, system_ids: [...g.system_ids].sort(), created_at: g.created_at.toISOString(), updated_at: g.updated_at.toISOString() };
+}
+
+/** A group's fields as an audit entry shows them (timestamps left out). */
+function auditedGroup(g: SyncGroupRow): Record<string, unknown> {
+  const { id: _id, created_at: _c, updated_at: _u, ...rest } = g;
+  return { ...rest, system_ids: [...rest.system_ids].sort() };
 }
 
 export function policyOf(g: SyncGroupRow): SyncGroupPolicy {
@@ -114,9 +121,10 @@ export class SyncGroupsRepository {
   }
 
   /** Insert or replace a group and its member list in one transaction. */
-  async save(id: string | null, g: ReturnType<typeof mergeGroup>): Promise<SyncGroupRow> {
+  async save(id: string | null, g: ReturnType<typeof mergeGroup>, actor?: AuditActor): Promise<SyncGroupRow> {
     try {
       return await withTransaction(this.pool, async (client) => {
+        const before = id === null || !actor ? null : await this.get(id, client);
         const values = [g.name, g.description, g.enabled, g.sync_interval_seconds, g.directional, g.hub_system_id, JSON.stringify(g.extra_metadata), g.transfer_mode, g.snapshot_pattern, g.min_snapshot_age_seconds, g.max_lag_seconds, JSON.stringify(g.datasets), JSON.stringify(g.target_pools), JSON.stringify(g.send_options), JSON.stringify(g.receive_options), g.initial_replication, g.protection && JSON.stringify(g.protection)];
         let groupId = id;
         if (groupId === null) {
@@ -139,7 +147,16 @@ export class SyncGroupsRepository {
         await client.query('insert into sync_group_members (group_id, system_id) select $1, unnest($2::uuid[]) on conflict do nothing', [groupId, g.system_ids]);
         // Links of members that left are removed by the group recompute that follows (the
         // processor is the only writer of link state).
-        return (await this.get(groupId, client))!;
+        const saved = (await this.get(groupId, client))!;
+        if (actor) {
+          const after = auditedGroup(saved);
+          if (id === null) await recordAudit(client, { actor, action: 'sync_group.created', resource_type: 'sync_group', resource_id: groupId, changes: after });
+          else {
+            const changes = diffFields(before ? auditedGroup(before) : {}, after);
+            if (Object.keys(changes).length) await recordAudit(client, { actor, action: 'sync_group.updated', resource_type: 'sync_group', resource_id: groupId, changes });
+          }
+        }
+        return saved;
       });
     } catch (err) {
       if ((err as { code?: string; constraint?: string }).code === '23505') throw new DuplicateGroupNameError(`a sync group named ${g.name} already exists`);
@@ -147,8 +164,13 @@ export class SyncGroupsRepository {
     }
   }
 
-  async delete(id: string): Promise<boolean> {
-    return ((await this.pool.query('delete from sync_groups where id = $1', [id])).rowCount ?? 0) > 0;
+  async delete(id: string, actor?: AuditActor): Promise<boolean> {
+    return withTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<{ name: string }>('delete from sync_groups where id = $1 returning name', [id]);
+      if (!rows[0]) return false;
+      if (actor) await recordAudit(client, { actor, action: 'sync_group.deleted', resource_type: 'sync_group', resource_id: id, changes: { name: rows[0].name } });
+      return true;
+    });
   }
 
   async members(groupId: string): Promise<MemberConnection[]> {

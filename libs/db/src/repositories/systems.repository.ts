@@ -4,6 +4,8 @@ import type pg from 'pg';
 import type { RegisterSystemBody } from '@zfs-sync/contracts';
 import { ApiKeyEntity } from '../entities/api-key.entity.js';
 import { withTransaction } from '../transaction.js';
+import { appendEvents } from '../events/outbox.js';
+import { diffFields, recordAudit, type AuditActor } from '../events/audit.repository.js';
 import { SystemEntity, type ConnectivityStatus, type System } from '../entities/system.entity.js';
 
 export class DuplicateHostnameError extends Error {
@@ -72,6 +74,11 @@ function applyInput(target: Partial<System>, input: Partial<SystemInput>): void 
   if (input.site !== undefined) target.site = input.site;
 }
 
+/** The fields of a system an audit entry shows (never keys). */
+function auditedFields(j: SystemJson): Record<string, unknown> {
+  return { hostname: j.hostname, platform: j.platform, ssh_hostname: j.ssh_hostname, ssh_user: j.ssh_user, ssh_port: j.ssh_port, site: j.site, extra_metadata: j.extra_metadata, connectivity_status: j.connectivity_status };
+}
+
 /** Systems and their keys. Plain CRUD goes through MikroORM; the per-request paths use one SQL statement. */
 export class SystemsRepository {
   constructor(
@@ -79,8 +86,11 @@ export class SystemsRepository {
     private readonly pool: pg.Pool,
   ) {}
 
-  /** Register a system and its first key in one transaction. */
-  async create(input: SystemInput, keyHash: string): Promise<System> {
+  /**
+   * Register a system and its first key in one transaction, with its `system.registered` event
+   * and (when `actor` is given) its audit entry.
+   */
+  async create(input: SystemInput, keyHash: string, actor?: AuditActor): Promise<System> {
     const em = this.em.fork();
     try {
       return await em.transactional(async (tx) => {
@@ -97,6 +107,10 @@ export class SystemsRepository {
         } as never);
         applyInput(system, input);
         tx.create(ApiKeyEntity, { system, keyHash, expiresAt: null, lastUsedAt: null } as never);
+        await tx.flush();
+        const json = systemToJson(system);
+        await appendEvents(tx, [{ type: 'system.registered', data: { system_id: system.id, hostname: system.hostname, platform: system.platform, site: json.site } }]);
+        if (actor) await recordAudit(tx, { actor, action: 'system.created', resource_type: 'system', resource_id: system.id, changes: auditedFields(json) });
         return system;
       });
     } catch (err) {
@@ -113,25 +127,38 @@ export class SystemsRepository {
     return this.em.fork().findOne(SystemEntity, { id });
   }
 
-  async update(id: string, input: Partial<SystemInput>): Promise<System | null> {
+  async update(id: string, input: Partial<SystemInput>, actor?: AuditActor): Promise<System | null> {
     const em = this.em.fork();
-    const system = await em.findOne(SystemEntity, { id });
-    if (!system) return null;
-    applyInput(system, input);
     try {
-      await em.flush();
+      return await em.transactional(async (tx) => {
+        const system = await tx.findOne(SystemEntity, { id });
+        if (!system) return null;
+        const before = auditedFields(systemToJson(system));
+        applyInput(system, input);
+        await tx.flush();
+        if (actor) {
+          const changes = diffFields(before, auditedFields(systemToJson(system)));
+          if (Object.keys(changes).length) await recordAudit(tx, { actor, action: 'system.updated', resource_type: 'system', resource_id: id, changes });
+        }
+        return system;
+      });
     } catch (err) {
       if (err instanceof UniqueConstraintViolationException) throw new DuplicateHostnameError(`a system named ${input.hostname} is already registered`);
       throw err;
     }
-    return system;
   }
 
   /** Delete a system with its keys, inventory and memberships. Refused while it is a group's hub. */
-  async delete(id: string): Promise<boolean> {
+  async delete(id: string, actor?: AuditActor): Promise<boolean> {
     try {
-      const { rowCount } = await this.pool.query('delete from systems where id = $1', [id]);
-      return (rowCount ?? 0) > 0;
+      return await withTransaction(this.pool, async (client) => {
+        const { rows } = await client.query<{ id: string; hostname: string; platform: string; site: string | null }>('delete from systems where id = $1 returning id, hostname, platform, site', [id]);
+        const gone = rows[0];
+        if (!gone) return false;
+        await appendEvents(client, [{ type: 'system.deleted', data: { system_id: gone.id, hostname: gone.hostname, platform: gone.platform, site: gone.site } }]);
+        if (actor) await recordAudit(client, { actor, action: 'system.deleted', resource_type: 'system', resource_id: id, changes: { hostname: gone.hostname, platform: gone.platform, site: gone.site } });
+        return true;
+      });
     } catch (err) {
       if ((err as { code?: string }).code === '23503') throw new SystemInUseError('the system is the hub of a sync group; choose another hub or delete the group first');
       throw err;
@@ -157,16 +184,19 @@ export class SystemsRepository {
    * Add a new key; the system's current keys stay valid for `oldKeyValidSeconds` more (0: they
    * stop at once). A key that already expires sooner keeps its earlier expiry.
    */
-  async rotateKey(systemId: string, newKeyHash: string, oldKeyValidSeconds: number): Promise<boolean> {
+  async rotateKey(systemId: string, newKeyHash: string, oldKeyValidSeconds: number, actor?: AuditActor): Promise<boolean> {
     return withTransaction(this.pool, async (client) => {
-      const { rowCount } = await client.query('select 1 from systems where id = $1 for update', [systemId]);
-      if (!rowCount) return false;
+      const { rows } = await client.query<{ hostname: string }>('select hostname from systems where id = $1 for update', [systemId]);
+      if (!rows[0]) return false;
       await client.query(
         `update api_keys set expires_at = least(coalesce(expires_at, 'infinity'), now() + make_interval(secs => $2))
           where system_id = $1 and (expires_at is null or expires_at > now())`,
         [systemId, oldKeyValidSeconds],
       );
-      await client.query('insert into api_keys (system_id, key_hash) values ($1, $2)', [systemId, newKeyHash]);
+      const key = await client.query<{ id: string }>('insert into api_keys (system_id, key_hash) values ($1, $2) returning id', [systemId, newKeyHash]);
+      const data = { system_id: systemId, hostname: rows[0].hostname, key_id: key.rows[0]!.id, old_key_valid_seconds: oldKeyValidSeconds };
+      await appendEvents(client, [{ type: 'system.key_rotated', data }]);
+      if (actor) await recordAudit(client, { actor, action: 'system.key_rotated', resource_type: 'system', resource_id: systemId, changes: { key_id: data.key_id, old_key_valid_seconds: oldKeyValidSeconds } });
       return true;
     });
   }
@@ -177,23 +207,30 @@ export class SystemsRepository {
    * heartbeat's time on the Redis clock the heartbeat path uses (default: PostgreSQL's now).
    */
   async heartbeat(systemId: string, metadataPatch: Record<string, unknown>, site?: string | null, atMs?: number, maxMetadataBytes = MAX_SYSTEM_METADATA_BYTES): Promise<Date | null> {
-    // The merged metadata is bounded: over the cap, nothing is written (not even last_seen).
-    const { rows } = await this.pool.query<{ too_large: boolean; last_seen: Date | null }>(
-      `with s as (select id, octet_length((extra_metadata || $2::jsonb)::text) > $6 as too_large from systems where id = $1),
-            u as (update systems
-                     set last_seen = greatest(last_seen, coalesce(to_timestamp($5::float8 / 1000), now())), connectivity_status = 'online', updated_at = now(),
-                         extra_metadata = extra_metadata || $2::jsonb,
-                         site = case when $3 then $4 else site end
-                    from s
-                   where systems.id = s.id and not s.too_large
-               returning systems.last_seen)
-       select s.too_large, (select last_seen from u) as last_seen from s`,
-      [systemId, JSON.stringify(metadataPatch), site !== undefined, site ?? null, atMs ?? null, maxMetadataBytes],
-    );
-    const row = rows[0];
-    if (!row) return null;
-    if (row.too_large) throw new MetadataTooLargeError(maxMetadataBytes);
-    return row.last_seen;
+    return withTransaction(this.pool, async (client) => {
+      // The merged metadata is bounded: over the cap, nothing is written (not even last_seen).
+      // The previous status is read under the row lock: exactly one system.online per transition.
+      const { rows } = await client.query<{ too_large: boolean; last_seen: Date | null; hostname: string; previous: ConnectivityStatus }>(
+        `with s as (select id, hostname, connectivity_status as previous, octet_length((extra_metadata || $2::jsonb)::text) > $6 as too_large
+                      from systems where id = $1 for update),
+              u as (update systems
+                       set last_seen = greatest(last_seen, coalesce(to_timestamp($5::float8 / 1000), now())), connectivity_status = 'online', updated_at = now(),
+                           extra_metadata = extra_metadata || $2::jsonb,
+                           site = case when $3 then $4 else site end
+                      from s
+                     where systems.id = s.id and not s.too_large
+                 returning systems.last_seen)
+         select s.too_large, s.hostname, s.previous, (select last_seen from u) as last_seen from s`,
+        [systemId, JSON.stringify(metadataPatch), site !== undefined, site ?? null, atMs ?? null, maxMetadataBytes],
+      );
+      const row = rows[0];
+      if (!row) return null;
+      if (row.too_large) throw new MetadataTooLargeError(maxMetadataBytes);
+      if (row.previous !== 'online') {
+        await appendEvents(client, [{ type: 'system.online', data: { system_id: systemId, hostname: row.hostname, previous: row.previous, last_seen: row.last_seen ? row.last_seen.toISOString() : null } }]);
+      }
+      return row.last_seen;
+    });
   }
 
   /**
@@ -220,7 +257,8 @@ export class SystemsRepository {
   async expireHeartbeats(timeoutSeconds: number, asOfMs?: number): Promise<Array<{ id: string; hostname: string; last_seen: Date | null; previous: ConnectivityStatus }>> {
     // `asOfMs`: the moment the sweep read the heartbeats it flushed (Redis clock); judging
     // silence against a later time could miss a heartbeat recorded after that read.
-    const { rows } = await this.pool.query(
+    return withTransaction(this.pool, async (client) => {
+    const { rows } = await client.query(
       `update systems s
           set connectivity_status = 'offline', updated_at = now()
          from (select id, connectivity_status as previous from systems
@@ -231,7 +269,17 @@ export class SystemsRepository {
         returning s.id, s.hostname, s.last_seen, stale.previous`,
       [timeoutSeconds, asOfMs ?? null],
     );
+    // One system.offline per transition: a row is returned by exactly one sweep (the others skip
+    // it while locked, and re-check it as offline after), and its event commits with it.
+    await appendEvents(
+      client,
+      rows.map((r: { id: string; hostname: string; last_seen: Date | null; previous: ConnectivityStatus }) => ({
+        type: 'system.offline' as const,
+        data: { system_id: r.id, hostname: r.hostname, previous: r.previous, last_seen: r.last_seen ? r.last_seen.toISOString() : null, timeout_seconds: timeoutSeconds },
+      })),
+    );
     return rows;
+    });
   }
 
   /** Systems with their heartbeat age, for the health endpoints. */

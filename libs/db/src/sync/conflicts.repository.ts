@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { withTransaction } from '../transaction.js';
+import { recordAudit, type AuditActor } from '../events/audit.repository.js';
 
 export interface ConflictRecord {
   id: string;
@@ -60,13 +62,28 @@ export class ConflictsRepository {
   }
 
   /** Record an operator's choice; the processor carries it out under its lock. */
-  async recordResolution(conflict: Pick<ConflictRecord, 'id' | 'group_id' | 'dataset'>, r: { strategy: string; confirmed: boolean; note: string | null; requestedBy: string; wouldDestroy: string[] }): Promise<ResolutionRecord> {
-    const { rows } = await this.pool.query<ResolutionRecord>(
-      `insert into conflict_resolutions (conflict_id, group_id, dataset, strategy, confirmed, note, requested_by, would_destroy)
-       values ($1, $2, $3, $4, $5, $6, $7, $8) returning *`,
-      [conflict.id, conflict.group_id, conflict.dataset, r.strategy, r.confirmed, r.note, r.requestedBy, JSON.stringify(r.wouldDestroy)],
-    );
-    return rows[0]!;
+  async recordResolution(
+    conflict: Pick<ConflictRecord, 'id' | 'group_id' | 'dataset'>,
+    r: { strategy: string; confirmed: boolean; note: string | null; requestedBy: string; wouldDestroy: string[] },
+    actor?: AuditActor,
+  ): Promise<ResolutionRecord> {
+    return withTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<ResolutionRecord>(
+        `insert into conflict_resolutions (conflict_id, group_id, dataset, strategy, confirmed, note, requested_by, would_destroy)
+         values ($1, $2, $3, $4, $5, $6, $7, $8) returning *`,
+        [conflict.id, conflict.group_id, conflict.dataset, r.strategy, r.confirmed, r.note, r.requestedBy, JSON.stringify(r.wouldDestroy)],
+      );
+      if (actor) {
+        await recordAudit(client, {
+          actor,
+          action: 'conflict.resolution_requested',
+          resource_type: 'conflict',
+          resource_id: conflict.id,
+          changes: { resolution_id: rows[0]!.id, strategy: r.strategy, confirmed: r.confirmed, note: r.note, would_destroy: r.wouldDestroy, group_id: conflict.group_id, dataset: conflict.dataset },
+        });
+      }
+      return rows[0]!;
+    });
   }
 
   /** The latest resolutions asked for one conflict, newest first. */

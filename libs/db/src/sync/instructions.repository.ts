@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { checkPlanAgainstInventories, pickMemberView } from '@zfs-sync/domain';
 import { withTransaction } from '../transaction.js';
+import { appendEvents } from '../events/outbox.js';
 import { loadDatasetViews } from './dataset-views.js';
 import { lockLinkState, type InstructionRow } from './link-engine.js';
 
@@ -174,6 +175,26 @@ export class InstructionsRepository {
         ).rows[0]!;
       }
       await client.query('insert into instruction_reports (instruction_id, status, bytes_transferred, error) values ($1, $2, $3, $4)', [id, status, bytes, status === 'failed' ? (opts.error ?? null) : null]);
+      // sync.started / succeeded / failed (issue 10), with the report, when the state changed.
+      if (current.status !== updated.status && (updated.status === 'started' || updated.status === 'succeeded' || updated.status === 'failed')) {
+        await appendEvents(client, [
+          {
+            type: `sync.${updated.status}`,
+            data: {
+              instruction_id: updated.id,
+              group_id: updated.group_id,
+              dataset: updated.dataset,
+              source_system_id: updated.source_system_id,
+              target_system_id: updated.target_system_id,
+              executor_system_id: updated.executor_system_id,
+              kind: updated.kind,
+              ...(updated.strategy ? { strategy: updated.strategy } : {}),
+              ...(updated.status !== 'started' ? { bytes_transferred: updated.bytes_transferred === null ? null : String(updated.bytes_transferred) } : {}),
+              ...(updated.status === 'failed' ? { error: updated.last_error, consecutive_failures: updated.consecutive_failures } : {}),
+            },
+          },
+        ]);
+      }
       // Only a change of state matters to the link; progress only renews the lease.
       return { instruction: updated, needsRecompute: current.status !== updated.status };
     });

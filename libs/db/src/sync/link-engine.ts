@@ -33,6 +33,7 @@ import { withTransaction } from '../transaction.js';
 import type { ResolutionRecord } from './conflicts.repository.js';
 import { loadDatasetViews, type StoredDatasetView } from './dataset-views.js';
 import { lockGroupDataset, storeProtection } from './protection.repository.js';
+import { appendEvents, type NewEvent } from '../events/outbox.js';
 
 export const LIVE_STATUSES = ['pending', 'offered', 'started', 'succeeded', 'failed'] as const;
 
@@ -72,6 +73,7 @@ interface LinkRow {
   source_system_id: string;
   target_system_id: string;
   verdict: DisplayedVerdict;
+  lag_seconds: string | null;
 }
 
 interface ConflictRow {
@@ -185,6 +187,11 @@ export interface RecomputeOptions {
   /** Backoff after failed transfers. */
   backoff: BackoffPolicy;
   now?: Date;
+  /**
+   * Flapping protection (issue 10): at most one link event per link and direction (the same
+   * from → to, or the lag crossing its maximum) within this many seconds. 0 (default): every change.
+   */
+  flapWindowSeconds?: number;
 }
 
 /**
@@ -205,7 +212,7 @@ export async function recomputeGroupDataset(pool: pg.Pool, ctx: GroupContext, gr
     // Read the inventories only once the lock is held: a recompute that read them earlier could
     // otherwise commit a verdict older than the one a concurrent recompute already stored.
     const views = await loadDatasetViews(client, memberIds, path);
-    const run = new DatasetRecompute(client, ctx, groupId, path, views, nowS, opts.backoff);
+    const run = new DatasetRecompute(client, ctx, groupId, path, views, nowS, opts.backoff, opts.flapWindowSeconds ?? 0);
     const result = await run.execute();
     await storeProtection(client, ctx, groupId, path, views, nowS);
     return result;
@@ -222,6 +229,8 @@ class DatasetRecompute {
   private conflictsByPair = new Map<string, ConflictRow[]>();
   /** The open conflict of each link after this recompute (null: none). */
   private readonly conflictIds = new Map<string, string | null>();
+  /** Events of this recompute, appended to the outbox in its transaction (issue 10). */
+  private readonly events: NewEvent[] = [];
 
   constructor(
     private readonly client: pg.PoolClient,
@@ -231,6 +240,7 @@ class DatasetRecompute {
     views: StoredDatasetView[],
     private readonly nowS: number,
     private readonly backoff: BackoffPolicy,
+    private readonly flapWindowSeconds: number,
   ) {
     this.picked = memberViews(views, ctx.members.map((m) => m.systemId), ctx.policy.targetPools) as Map<string, StoredDatasetView>;
     this.planned = planGroupLinks({ policy: ctx.policy, members: ctx.members, datasetViews: new Map([[path, views]]), now: nowS });
@@ -243,7 +253,24 @@ class DatasetRecompute {
     for (const link of this.planned) targetStatus.set(link.targetSystemId, await this.recomputeLink(link));
     await this.dropVanishedLinks();
     await this.writeSyncStates(targetStatus);
+    await appendEvents(this.client, await this.named(this.events));
     return this.result;
+  }
+
+  /** Events read by people too: add the group's and the hosts' names (one query, only when there are events). */
+  private async named(events: NewEvent[]): Promise<NewEvent[]> {
+    if (events.length === 0) return events;
+    const { rows } = await this.q<{ kind: string; id: string; name: string }>(
+      `select 'group' as kind, id::text, name from sync_groups where id = $1
+       union all select 'system', id::text, hostname from systems where id = any($2::uuid[])`,
+      [this.groupId, this.ctx.members.map((m) => m.systemId)],
+    );
+    const group = rows.find((r) => r.kind === 'group')?.name ?? null;
+    const host = new Map(rows.filter((r) => r.kind === 'system').map((r) => [r.id, r.name]));
+    return events.map((e) => {
+      const d = e.data as { source_system_id?: string; target_system_id?: string };
+      return { ...e, data: { ...e.data, group_name: group, source_hostname: host.get(d.source_system_id ?? '') ?? null, target_hostname: host.get(d.target_system_id ?? '') ?? null } };
+    });
   }
 
   private q<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[]) {
@@ -256,7 +283,7 @@ class DatasetRecompute {
     // read without row locks: a host's status report takes this recompute's advisory lock
     // instead (so it waits, then sees the outcome), and a hand-out — which skips locked rows —
     // is never made to miss a plan just because a recompute happens to be running.
-    const links = await this.q<LinkRow>('select source_system_id, target_system_id, verdict from sync_links where group_id = $1 and dataset = $2', [groupId, path]);
+    const links = await this.q<LinkRow>('select source_system_id, target_system_id, verdict, lag_seconds::text as lag_seconds from sync_links where group_id = $1 and dataset = $2', [groupId, path]);
     const live = await this.q<InstructionRow>(`select * from sync_instructions where group_id = $1 and dataset = $2 and status = any($3::text[])`, [groupId, path, LIVE_STATUSES]);
     const conflicts = await this.q<ConflictRow>(`select id, source_system_id, target_system_id, type, status from conflicts where group_id = $1 and dataset = $2 and status <> 'resolved'`, [groupId, path]);
     this.oldLinks = new Map(links.rows.map((r) => [pairKey(r.source_system_id, r.target_system_id), r]));
@@ -291,6 +318,12 @@ class DatasetRecompute {
       await this.q(`update conflicts set status = $2, resolution = $3, updated_at = now() where id = $1`, [conflict.id, r.strategy === 'ignore' ? 'ignored' : conflict.status, JSON.stringify(record)]);
       const open = this.conflictsByPair.get(pairKey(conflict.source_system_id, conflict.target_system_id)) ?? [];
       for (const c of open) if (c.id === conflict.id && r.strategy === 'ignore') c.status = 'ignored';
+      if (r.strategy === 'ignore') {
+        this.events.push({
+          type: 'conflict.resolved',
+          data: { conflict_id: conflict.id, group_id: this.groupId, dataset: this.path, type: conflict.type, source_system_id: conflict.source_system_id, target_system_id: conflict.target_system_id, status: 'ignored', automatic: false, by: r.requested_by, reason: 'ignored by the operator' },
+        });
+      }
       return { status: 'applied', detail: r.strategy === 'ignore' ? 'the conflict is ignored' : 'noted: the operator resolves it by hand' };
     }
     const strategy = r.strategy as RemedyStrategy;
@@ -375,7 +408,9 @@ class DatasetRecompute {
 
     await this.syncConflicts(link, key);
     await this.upsertLink(link, verdict, explanation, current);
-    await this.transition(link.sourceSystemId, link.targetSystemId, this.oldLinks.get(key)?.verdict ?? null, verdict, explanation);
+    const old = this.oldLinks.get(key);
+    await this.transition(link.sourceSystemId, link.targetSystemId, old?.verdict ?? null, verdict, explanation, link.verdict.lagSeconds);
+    await this.lagCrossing(link, old?.lag_seconds == null ? null : Number(old.lag_seconds), explanation);
     this.oldLinks.delete(key);
     return verdict;
   }
@@ -453,11 +488,21 @@ class DatasetRecompute {
     );
     this.conflictIds.set(key, rows[0]!.id);
     this.result.conflictsOpened++;
+    this.events.push({
+      type: 'conflict.opened',
+      data: { conflict_id: rows[0]!.id, group_id: this.groupId, dataset: this.path, type: draft.type, severity: draft.severity, source_system_id: link.sourceSystemId, target_system_id: link.targetSystemId, explanation: draft.explanation },
+    });
   }
 
   private async closeConflicts(rows: ConflictRow[], why: string): Promise<void> {
     if (rows.length === 0) return;
     this.result.conflictsClosed += rows.length;
+    for (const c of rows) {
+      this.events.push({
+        type: 'conflict.resolved',
+        data: { conflict_id: c.id, group_id: this.groupId, dataset: this.path, type: c.type, source_system_id: c.source_system_id, target_system_id: c.target_system_id, status: 'resolved', automatic: true, reason: why },
+      });
+    }
     await this.q(
       `update conflicts set status = 'resolved', resolved_at = now(), updated_at = now(),
               resolution = coalesce(resolution, '{}'::jsonb) || jsonb_build_object('closed_automatically', true, 'reason', $2::text)
@@ -504,20 +549,53 @@ class DatasetRecompute {
     this.result.links++;
   }
 
-  private async transition(source: string, target: string, from: string | null, to: string | null, reason: string): Promise<void> {
+  private async transition(source: string, target: string, from: string | null, to: string | null, reason: string, lagSeconds: number | null): Promise<void> {
     if (from === to) return;
     this.result.transitions++;
     await this.q(
       'insert into link_transitions (group_id, dataset, source_system_id, target_system_id, from_verdict, to_verdict, reason) values ($1, $2, $3, $4, $5, $6, $7)',
       [this.groupId, this.path, source, target, from, to, reason.slice(0, 1000)],
     );
+    if (await this.outsideFlapWindow(source, target, `${from ?? 'none'}>${to ?? 'none'}`)) {
+      this.events.push({
+        type: 'link.state_changed',
+        data: { group_id: this.groupId, dataset: this.path, source_system_id: source, target_system_id: target, from, to, lag_seconds: lagSeconds, explanation: reason.slice(0, 1000) },
+      });
+    }
+  }
+
+  /** link.lag_exceeded when the lag goes from within its maximum (or unknown) to beyond it. */
+  private async lagCrossing(link: PlannedLink, oldLag: number | null, explanation: string): Promise<void> {
+    const lag = link.verdict.lagSeconds;
+    const max = this.ctx.policy.maxLagSeconds;
+    if (lag === null || lag <= max || (oldLag !== null && oldLag > max)) return;
+    if (!(await this.outsideFlapWindow(link.sourceSystemId, link.targetSystemId, 'lag_exceeded'))) return;
+    this.events.push({
+      type: 'link.lag_exceeded',
+      data: { group_id: this.groupId, dataset: this.path, source_system_id: link.sourceSystemId, target_system_id: link.targetSystemId, lag_seconds: lag, max_lag_seconds: max, previous_lag_seconds: oldLag, explanation: explanation.slice(0, 1000) },
+    });
+  }
+
+  /**
+   * Flapping protection: true (and the mark moved to now) unless this link emitted the same
+   * direction within the window. Runs under the (group, dataset) lock like the rest.
+   */
+  private async outsideFlapWindow(source: string, target: string, direction: string): Promise<boolean> {
+    if (this.flapWindowSeconds <= 0) return true;
+    const { rowCount } = await this.q(
+      `insert into link_event_marks (group_id, dataset, source_system_id, target_system_id, direction, emitted_at) values ($1, $2, $3, $4, $5, now())
+       on conflict (group_id, dataset, source_system_id, target_system_id, direction) do update set emitted_at = now()
+        where link_event_marks.emitted_at <= now() - make_interval(secs => $6)`,
+      [this.groupId, this.path, source, target, direction, this.flapWindowSeconds],
+    );
+    return (rowCount ?? 0) > 0;
   }
 
   /** Links that no longer exist (in sync in a mesh, member left, dataset excluded, group disabled). */
   private async dropVanishedLinks(): Promise<void> {
     for (const old of this.oldLinks.values()) {
       await this.q('delete from sync_links where group_id = $1 and dataset = $2 and source_system_id = $3 and target_system_id = $4', [this.groupId, this.path, old.source_system_id, old.target_system_id]);
-      await this.transition(old.source_system_id, old.target_system_id, old.verdict, null, 'link no longer needed');
+      await this.transition(old.source_system_id, old.target_system_id, old.verdict, null, 'link no longer needed', null);
     }
     // A remedy that already runs is left to finish; anything else without a link is obsolete.
     for (const live of this.liveByPair.values()) if (live.kind === 'transfer' || live.status !== 'started') await this.setInstructionStatus(live.id, 'superseded');

@@ -4,8 +4,37 @@ import { hashKey, sameHash } from './credentials.js';
 import type { KeyLookup } from './key-cache.js';
 import { tooManyRequests, type RateLimiter } from './rate-limit.js';
 
-/** Who is calling. Host keys act only for their own system; the admin token for the fleet. */
-export type Principal = { kind: 'admin' } | { kind: 'enrollment' } | { kind: 'host'; systemId: string } | { kind: 'anonymous' };
+/**
+ * Who is calling. Host keys act only for their own system; the admin token for the fleet; the
+ * viewer token (`ZFS_SYNC_VIEWER_TOKEN`) reads what the admin token reads — every GET — and
+ * writes nothing.
+ */
+export type Principal =
+  | { kind: 'admin'; fingerprint?: string }
+  | { kind: 'viewer' }
+  | { kind: 'enrollment'; fingerprint?: string }
+  | { kind: 'host'; systemId: string }
+  | { kind: 'anonymous' };
+
+/**
+ * Who did it, for the audit log: the credential's kind and an id that names it without being it
+ * — the system id of a host key, a short fingerprint of the token's SHA-256 for the admin and
+ * enrollment tokens (tells a rotated token from the previous one; never the secret).
+ */
+export function auditActor(res: Response): { kind: string; id: string | null } {
+  const p = principalOf(res);
+  if (p.kind === 'host') return { kind: 'host', id: p.systemId };
+  if (p.kind === 'admin' || p.kind === 'enrollment') return { kind: p.kind, id: p.fingerprint ?? null };
+  return { kind: p.kind, id: null };
+}
+
+const READ_METHODS = new Set(['GET', 'HEAD']);
+
+/** Whether the request only reads (the viewer token's whole scope). */
+export const isReadRequest = (res: Response): boolean => READ_METHODS.has(res.req.method);
+
+/** The admin token, or the viewer token on a read: the operator credentials of fleet-wide reads. */
+export const actsAsOperator = (p: Principal, res: Response): boolean => p.kind === 'admin' || (p.kind === 'viewer' && isReadRequest(res));
 
 export function presentedCredential(req: Request): string | null {
   const header = req.headers['x-api-key'];
@@ -21,6 +50,8 @@ export function presentedCredential(req: Request): string | null {
 export interface AuthOptions {
   adminTokenHash: string;
   enrollmentTokenHash: string | null;
+  /** SHA-256 of the read-only viewer token (null: none configured). */
+  viewerTokenHash?: string | null;
   /** The key → system lookup (the per-process cache in front of PostgreSQL). */
   systems: KeyLookup;
   /** Rate limits; absent: none. */
@@ -35,8 +66,9 @@ export function authenticate(opts: AuthOptions): RequestHandler {
   const resolve = async (credential: string): Promise<Principal | null> => {
     if (credential.length > 512) return null;
     const hash = hashKey(credential);
-    if (sameHash(hash, opts.adminTokenHash)) return { kind: 'admin' };
-    if (opts.enrollmentTokenHash && sameHash(hash, opts.enrollmentTokenHash)) return { kind: 'enrollment' };
+    if (sameHash(hash, opts.adminTokenHash)) return { kind: 'admin', fingerprint: `sha256:${hash.slice(0, 12)}` };
+    if (opts.viewerTokenHash && sameHash(hash, opts.viewerTokenHash)) return { kind: 'viewer' };
+    if (opts.enrollmentTokenHash && sameHash(hash, opts.enrollmentTokenHash)) return { kind: 'enrollment', fingerprint: `sha256:${hash.slice(0, 12)}` };
     const key = await opts.systems.findByKeyHash(hash);
     if (!key) return null;
     opts.systems.touchKey(key.keyId).catch(() => {});
@@ -55,6 +87,8 @@ export function authenticate(opts: AuthOptions): RequestHandler {
       if (d && !d.allowed) return next(tooManyRequests(res, d, 'too many failed authentications from this address'));
       return next(unauthorized('the credential is not valid (unknown, rotated out or expired)'));
     }
+    // Refused here for every write, whatever the route would allow: a read-only token stays read-only.
+    if (principal.kind === 'viewer' && !READ_METHODS.has(req.method)) return next(forbidden('the viewer token is read-only: it may only GET'));
     res.locals.principal = principal;
     if (opts.limiter) {
       // Counted by the route (route() runs enforceRateLimit before any body parser), so a route
@@ -70,11 +104,12 @@ export function principalOf(res: Response): Principal {
   return (res.locals.principal as Principal | undefined) ?? { kind: 'anonymous' };
 }
 
-/** Admin only. */
+/** Admin only (the viewer token too when the request only reads). */
 export function requireAdmin(res: Response): void {
   const p = principalOf(res);
   if (p.kind === 'anonymous') throw unauthorized();
-  if (p.kind !== 'admin') throw forbidden('this route needs the admin token; a host key or enrollment token cannot use it');
+  if (p.kind === 'viewer' && !isReadRequest(res)) throw forbidden('the viewer token is read-only: it may only GET');
+  if (!actsAsOperator(p, res)) throw forbidden('this route needs the admin token; a host key or enrollment token cannot use it');
 }
 
 /**
@@ -89,8 +124,8 @@ export function requireReader(res: Response): void {
 export function requireSystem(res: Response, systemId: string, opts: { hostOnly?: boolean } = {}): Principal {
   const p = principalOf(res);
   if (p.kind === 'anonymous') throw unauthorized();
-  if (p.kind === 'admin' && !opts.hostOnly) return p;
+  if (actsAsOperator(p, res) && !opts.hostOnly) return p;
   if (p.kind === 'host' && p.systemId === systemId) return p;
-  if (p.kind === 'admin') throw forbidden('only the system itself can do this, with its own key');
+  if (p.kind === 'admin' || p.kind === 'viewer') throw forbidden('only the system itself can do this, with its own key');
   throw forbidden('a host key acts only for its own system');
 }

@@ -32,6 +32,8 @@ export class RateLimiter {
     switch (p.kind) {
       case 'admin':
         return adminPerMinute > 0 ? { key: rateLimitKey(prefix, 'key', 'admin'), limit: adminPerMinute, windowMs: WINDOW_MS } : null;
+      case 'viewer':
+        return adminPerMinute > 0 ? { key: rateLimitKey(prefix, 'key', 'viewer'), limit: adminPerMinute, windowMs: WINDOW_MS } : null;
       case 'enrollment':
         return perMinute > 0 ? { key: rateLimitKey(prefix, 'key', 'enrollment'), limit: perMinute, windowMs: WINDOW_MS } : null;
       case 'host':

@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import { listConflictsPage, previewRemedy, type ConflictRecord, type ResolutionRecord } from '@zfs-sync/db';
 import { isDestructiveStrategy, remedyStrategiesFor, type RemedyStrategy } from '@zfs-sync/domain';
-import { requireAdmin } from '../auth/authenticate.js';
+import { auditActor, requireAdmin } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
 import { CONFLICTS_API } from '@zfs-sync/contracts';
 import { bodyParser, route } from '../http/route.js';
@@ -141,7 +141,7 @@ export function conflictRoutes(deps: ApiDeps): Router {
         });
       }
     }
-    const resolution = await deps.conflicts.recordResolution(c, { strategy: body.strategy, confirmed: body.confirm === true, note: body.note ?? null, requestedBy: 'admin', wouldDestroy: casualties });
+    const resolution = await deps.conflicts.recordResolution(c, { strategy: body.strategy, confirmed: body.confirm === true, note: body.note ?? null, requestedBy: 'admin', wouldDestroy: casualties }, auditActor(res));
     try {
       await deps.producer.enqueue('recomputeDataset', { group_id: c.group_id, dataset: c.dataset, reason: `resolution ${body.strategy} confirmed` });
     } catch (err) {

@@ -5,7 +5,7 @@ import type { OriginalSnapshotItem, ReconcileDataset, ReconcilePayload } from '@
 import { TsvLineError, ZfsListTsvParser } from '@zfs-sync/domain';
 import { ReportsRepository } from '@zfs-sync/db';
 import { QueueUnavailableError } from '@zfs-sync/queue';
-import { principalOf, requireSystem } from '../auth/authenticate.js';
+import { actsAsOperator, principalOf, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
 import { INVENTORY_API } from '@zfs-sync/contracts';
 import { bodyParser, route } from '../http/route.js';
@@ -279,7 +279,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     queryParams(req, ['system_id']).single('system_id');
     let systemId: string | undefined;
     if (who.kind === 'host') systemId = who.systemId;
-    else if (who.kind === 'admin') systemId = typeof req.query.system_id === 'string' ? req.query.system_id.toLowerCase() : undefined;
+    else if (actsAsOperator(who, res)) systemId = typeof req.query.system_id === 'string' ? req.query.system_id.toLowerCase() : undefined;
     else throw forbidden('reading reports needs a host key or the admin token');
     if (typeof req.query.system_id === 'string' && who.kind === 'host' && req.query.system_id.toLowerCase() !== who.systemId) throw forbidden('a host key reads only its own reports');
 

@@ -15,7 +15,7 @@ import {
   type SnapshotRecord,
 } from '@zfs-sync/db';
 import { checkDatasetPath, checkPoolName } from '@zfs-sync/domain';
-import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
+import { actsAsOperator, principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
 import { SNAPSHOTS_API } from '@zfs-sync/contracts';
 import { route } from '../http/route.js';
@@ -127,7 +127,7 @@ function requireAuthenticated(res: Response): void {
 function requireSystems(res: Response, systemIds: readonly string[]): void {
   const p = principalOf(res);
   if (p.kind === 'anonymous') throw unauthorized();
-  if (p.kind === 'admin') return;
+  if (actsAsOperator(p, res)) return;
   if (p.kind === 'host' && systemIds.every((id) => id === p.systemId)) return;
   if (p.kind === 'host') throw forbidden("a host key reads only its own system's snapshots; comparing other systems needs the admin token");
   throw forbidden("reading snapshots needs the admin token or the system's own host key");

@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { instructionCommandFieldsToJson, type RecomputeDatasetPayload } from '@zfs-sync/contracts';
 import { DuplicateGroupNameError, InstructionStateError, VERDICT_SEVERITY, listLinksPage, mergeGroup, policyOf, syncGroupToJson, type InstructionRow, type LinkDiagnosticRow, type LinkRecord, type SyncGroupRow } from '@zfs-sync/db';
 import { checkProtectionPolicy, checkSyncPolicy } from '@zfs-sync/domain';
-import { principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
+import { auditActor, principalOf, requireAdmin, requireSystem } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
 import { SYNC_API, SYNC_GROUPS_API } from '@zfs-sync/contracts';
 import { bodyParser, route } from '../http/route.js';
@@ -134,7 +134,7 @@ export function syncRoutes(deps: ApiDeps): Router {
   async function save(res: Response, id: string | null, g: ReturnType<typeof mergeGroup>, status: number) {
     await checkGroup(g);
     try {
-      const saved = await deps.groups.save(id, g);
+      const saved = await deps.groups.save(id, g, auditActor(res));
       await queueGroupRecompute(deps, [saved.id], id ? 'group updated' : 'group created');
       res.status(status).json(syncGroupToJson(saved));
     } catch (err) {
@@ -169,7 +169,7 @@ export function syncRoutes(deps: ApiDeps): Router {
   route(r, SYNC_GROUPS_API.delete, async (req, res) => {
     requireAdmin(res);
     const id = uuidParam(req, 'id');
-    if (!(await deps.groups.delete(id))) throw notFound(`no sync group with id ${id}`);
+    if (!(await deps.groups.delete(id, auditActor(res)))) throw notFound(`no sync group with id ${id}`);
     res.status(204).end();
   });
   route(r, SYNC_GROUPS_API.addMembers, ...body, async (req, res) => {

@@ -3,7 +3,7 @@ import { Router, type Request, type Response } from 'express';
 import { DuplicateHostnameError, MetadataTooLargeError, SYSTEM_SORTS, SystemInUseError, listSystemsPage, systemToJson, type SystemJson, type SystemSort } from '@zfs-sync/db';
 import { forgetHeartbeats, lastSeenOf, recordHeartbeat, rememberHeartbeatMeta, type RateLimit, type RecordedHeartbeat } from '@zfs-sync/queue';
 import { countsOwnRateLimit, tooManyRequests } from '../auth/rate-limit.js';
-import { principalOf, requireAdmin, requireReader, requireSystem } from '../auth/authenticate.js';
+import { auditActor, principalOf, requireAdmin, requireReader, requireSystem } from '../auth/authenticate.js';
 import { queryParams, setTotal } from '../http/query.js';
 import { hashKey, newHostKey } from '../auth/credentials.js';
 import type { ApiDeps } from '../deps.js';
@@ -83,7 +83,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     const input = parseRegister(req);
     const apiKey = newHostKey();
     try {
-      const system = await deps.systems.create(input, hashKey(apiKey));
+      const system = await deps.systems.create(input, hashKey(apiKey), auditActor(res));
       deps.logger.info({ system_id: system.id, hostname: system.hostname, by: who.kind }, 'system registered');
       // The key is in this answer: no cache (browser, proxy) may keep it.
       res.set('Cache-Control', 'no-store');
@@ -138,7 +138,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     requireAdmin(res);
     const input = parseUpdate(req);
     try {
-      const system = await deps.systems.update(id, input);
+      const system = await deps.systems.update(id, input, auditActor(res));
       if (!system) throw notFound(`no system with id ${id}`);
       res.json(systemToJson(system));
     } catch (err) {
@@ -152,7 +152,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     requireAdmin(res);
     const groups = await groupIdsOf(deps, id);
     try {
-      if (!(await deps.systems.delete(id))) throw notFound(`no system with id ${id}`);
+      if (!(await deps.systems.delete(id, auditActor(res)))) throw notFound(`no system with id ${id}`);
       await deps.keyCache.invalidateSystem(id);
       await Promise.all([forgetHeartbeats(deps.redis, prefix, id), new DatasetHashes(deps.redis, prefix).forget(id)]).catch(() => {});
       // In a mesh another member may have to become the source for the rest.
@@ -214,7 +214,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
     requireSystem(res, id);
     const { old_key_valid_seconds = 0 } = parseRotate(req);
     const apiKey = newHostKey();
-    if (!(await deps.systems.rotateKey(id, hashKey(apiKey), old_key_valid_seconds))) throw notFound(`no system with id ${id}`);
+    if (!(await deps.systems.rotateKey(id, hashKey(apiKey), old_key_valid_seconds, auditActor(res)))) throw notFound(`no system with id ${id}`);
     await deps.keyCache.invalidateSystem(id);
     deps.logger.info({ system_id: id, old_key_valid_seconds }, 'api key rotated');
     res.set('Cache-Control', 'no-store');

@@ -19,7 +19,8 @@ function summary(e: LiveEvent): string {
 /** The live feed: the latest events from the log, then everything the stream brings, filterable. */
 export function EventsPage() {
   const state = useStreamState();
-  const recent = useResource(() => get('/events?limit=50').then((r: any) => (Array.isArray(r) ? r : (r.items ?? r.events ?? [])) as LiveEvent[]), []);
+  // The log answers its newest page oldest first; the feed shows newest first.
+  const recent = useResource(() => get('/events?limit=50').then((r: any) => [...(Array.isArray(r) ? r : (r.items ?? r.events ?? []))].reverse() as LiveEvent[]), []);
   const [events, setEvents] = useState<LiveEvent[]>([]);
   const [filter, setFilter] = useState('');
   useLiveEvents((e) => setEvents((list) => [e, ...list].slice(0, KEEP)));

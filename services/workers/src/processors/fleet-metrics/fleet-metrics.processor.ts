@@ -14,11 +14,13 @@ export interface FleetSnapshot {
   links: Array<{ group: string; verdict: string; n: number }>;
   conflicts: Array<{ group: string; type: string; n: number }>;
   perLink: Array<{ group: string; dataset: string; source: string; target: string; verdict: string; lag: number | null }> | null;
+  /** Seconds since the oldest event still waiting for the relay (0: none). */
+  unrelayedAge: number;
 }
 
 /** Everything the fleet gauges show, in one round of set-based queries (no per-row work). */
 export async function readFleet(pool: pg.Pool, opts: { perLink: boolean }): Promise<FleetSnapshot> {
-  const [systems, groups, links, conflicts, perLink] = await Promise.all([
+  const [systems, groups, links, conflicts, perLink, unrelayed] = await Promise.all([
     pool.query<{ connectivity: string; n: number }>(`select connectivity_status as connectivity, count(*)::int as n from systems group by 1`),
     pool.query<{ name: string; max_lag: number | null; oldest_conflict_age: number | null }>(
       `select g.name,
@@ -34,8 +36,9 @@ export async function readFleet(pool: pg.Pool, opts: { perLink: boolean }): Prom
              from sync_links l join sync_groups g on g.id = l.group_id join systems s on s.id = l.source_system_id join systems t on t.id = l.target_system_id`,
         )
       : null,
+    pool.query<{ age: number | null }>(`select extract(epoch from now() - min(occurred_at))::float8 as age from events where seq is null`),
   ]);
-  return { systems: systems.rows, groups: groups.rows, links: links.rows, conflicts: conflicts.rows, perLink: perLink ? perLink.rows : null };
+  return { systems: systems.rows, groups: groups.rows, links: links.rows, conflicts: conflicts.rows, perLink: perLink ? perLink.rows : null, unrelayedAge: Math.max(0, unrelayed.rows[0]?.age ?? 0) };
 }
 
 /**
@@ -111,6 +114,11 @@ export const fleetMetricsProcessor: ProcessorDefinition = {
       fill((g, s) => {
         for (const grp of s.groups) g.set({ sync_group: grp.name }, grp.oldest_conflict_age ?? 0);
       }),
+    );
+    gauge(
+      deps.registry,
+      'zfs_sync_events_unrelayed_oldest_age_seconds',
+      fill((g, s) => g.set(s.unrelayedAge)),
     );
     registerProtectionMetrics(deps.registry, deps.pool, () => errors.inc({ source: 'postgres' }));
     if (deps.config.linkMetrics) {

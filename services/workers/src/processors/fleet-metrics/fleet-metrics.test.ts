@@ -75,6 +75,7 @@ test('the exporter reports queue depth and fleet gauges; worker replicas report 
     t.is(pick(all, 'zfs_sync_conflict_oldest_open_age_seconds', { sync_group: 'metrics group' })[0]?.value, 0);
     t.deepEqual(pick(all, 'zfs_sync_link_lag_seconds').map((s) => s.labels), [{ service: 'workers', sync_group: 'metrics group', dataset: 'data', source: hub.hostname, target: spoke.hostname, verdict: 'behind' }]);
     t.deepEqual(pick(all, 'zfs_sync_exporter_errors_total').filter((s) => s.value > 0), []);
+    t.is(pick(all, 'zfs_sync_events_unrelayed_oldest_age_seconds').length, 1, 'the relay backlog gauge');
 
     // Every zfs_sync_ family is in the catalog with exactly its documented labels.
     const catalog = new Map<string, (typeof METRIC_CATALOG)[number]>(METRIC_CATALOG.map((m) => [m.name, m]));

@@ -49,6 +49,10 @@ test.serial('a silent system goes offline within timeout + one sweep, with two w
     // A heartbeat brings it back.
     await api.request('POST', `/systems/${sys.id}/heartbeat`, { key: sys.api_key });
     t.is(await status(sys.id), 'online');
+    // Two replicas swept every second meanwhile: one event per transition (issue 10).
+    const events = async (type: string) => (await pgQuery(env.db.url, `select count(*)::int as n from events where type = $1 and data->>'system_id' = $2`, [type, sys.id])).rows[0].n as number;
+    t.is(await events('system.offline'), 1);
+    t.is(await events('system.online'), 2, 'unknown → online at the first heartbeat, offline → online now');
     // One scheduler despite two replicas registering it.
     const queue = replicas[0]!.deps.producer.queue('heartbeat-expiry');
     t.is((await queue.getJobSchedulers()).length, 1);

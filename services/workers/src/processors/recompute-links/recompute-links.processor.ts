@@ -36,7 +36,10 @@ export const recomputeLinksProcessor: ProcessorDefinition = {
     const groups = new SyncGroupsRepository(deps.pool);
     const instructions = new InstructionsRepository(deps.pool);
     const conflicts = new ConflictsRepository(deps.pool);
-    const options = (): RecomputeOptions => ({ backoff: { baseSeconds: deps.config.failureBackoffSeconds, maxSeconds: deps.config.failureBackoffMaxSeconds } });
+    const options = (): RecomputeOptions => ({
+      backoff: { baseSeconds: deps.config.failureBackoffSeconds, maxSeconds: deps.config.failureBackoffMaxSeconds },
+      flapWindowSeconds: deps.config.eventsFlapWindowSeconds,
+    });
     const common = { redisUrl: deps.config.redisUrl, prefix: deps.config.queuePrefix, logger: deps.logger };
 
     const datasetWorker = defineWorker({
