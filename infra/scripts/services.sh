@@ -34,7 +34,10 @@ ensure_redis() {
   fi
   echo "starting Redis…" >&2
   as_root mkdir -p /var/lib/redis /var/log/redis
-  as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT_" --save "" --appendonly no \
+  # Like the compose file: AOF fsynced every second (a restart keeps the queues: accepted reports
+  # are not lost) and no eviction (BullMQ's keys must never be dropped to make room).
+  as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT_" --save "" \
+    --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
   wait_for "$REDIS_HOST_" "$REDIS_PORT_" || { echo "Redis does not answer on $REDIS_HOST_:$REDIS_PORT_" >&2; exit 1; }
 }

@@ -1,6 +1,6 @@
 /**
  * `npm start`: apply migrations, then run the ingest API and the workers as two processes.
- * Ctrl-C (or SIGTERM) stops both; if either dies, the other is stopped and the exit code says so.
+ * Ctrl-C (or SIGTERM) stops both gracefully; one that crashes is restarted with a growing delay.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -22,27 +22,46 @@ try {
 
 const children = new Map<string, ChildProcess>();
 let stopping = false;
+let clean = true;
 
-function run(name: string, entry: string) {
+/**
+ * Run a child; when it dies on its own (a crash, an OOM kill), start it again after a growing
+ * delay (0.5 s doubling to 30 s; back to 0.5 s once a run lasted a minute) — the other process
+ * keeps running: a crashed worker must not take the API down with it.
+ */
+function run(name: string, entry: string, delayMs = 500) {
+  const startedAt = Date.now();
   const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, stdio: 'inherit', env: process.env });
   children.set(name, child);
   child.on('exit', (code, signal) => {
     children.delete(name);
-    if (!stopping) {
-      logger.error({ process: name, code, signal }, `${name} exited; stopping the others`);
-      process.exitCode = code || 1;
-      stopAll();
+    if (stopping) {
+      if (code !== 0) clean = false;
+      if (children.size === 0) process.exit(clean ? 0 : 1);
+      return;
     }
-    if (children.size === 0) process.exit();
+    const next = Date.now() - startedAt > 60_000 ? 500 : Math.min(delayMs * 2, 30_000);
+    logger.error({ process: name, code, signal, restart_in_ms: delayMs }, `${name} exited; restarting it`);
+    setTimeout(() => {
+      if (!stopping) run(name, entry, next);
+    }, delayMs);
   });
 }
 
+/**
+ * One stop for everything. Ctrl-C signals the whole process group (this process and the
+ * children); the SIGTERM sent here is the same stop to them, not a second one (see
+ * handleShutdown), so each finishes its work and exits cleanly.
+ */
 function stopAll() {
+  if (stopping) return;
   stopping = true;
+  if (children.size === 0) process.exit(0);
   for (const child of children.values()) child.kill('SIGTERM');
   // The children bound their own shutdown; this is the last resort.
   setTimeout(() => {
     for (const child of children.values()) child.kill('SIGKILL');
+    process.exit(1);
   }, config.shutdownTimeoutMs + 2000).unref();
 }
 

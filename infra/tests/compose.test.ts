@@ -128,3 +128,11 @@ test('the checks are not vacuous: a misspelt key, a wrong type and an unknown va
   t.true(variables({ x: '${NOT_DOCUMENTED:-1}' }).has('NOT_DOCUMENTED'));
   t.false('NOT_DOCUMENTED' in devEnv);
 });
+
+test('the quick start and CI start Redis like the compose file: AOF fsynced every second, no eviction (issue 8 row 3)', (t) => {
+  const script = readFileSync(new URL('../scripts/services.sh', import.meta.url), 'utf8');
+  const start = script.slice(script.indexOf('redis-server --daemonize'));
+  t.regex(start, /--appendonly yes/);
+  t.regex(start, /--appendfsync everysec/);
+  t.regex(start, /--maxmemory-policy noeviction/);
+});

@@ -14,6 +14,8 @@ export interface ConfigKeySpec {
   maximum?: number;
   enum?: string[];
   pattern?: string;
+  /** Strings: the fewest characters accepted (1 when absent). */
+  minLength?: number;
   secret?: boolean;
 }
 
@@ -27,19 +29,21 @@ export const CONFIG_KEYS = [
   { key: 'ops_port', env: [zs('ops_port')], type: 'integer', minimum: 0, maximum: 65535, default: 9464, doc: 'Port of the workers\' ops server (/metrics, /healthz, /readyz). 0 picks a free port.' },
   { key: 'log_level', env: [zs('log_level')], type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', doc: 'Minimum log level.' },
   { key: 'log_format', env: [zs('log_format')], type: 'string', enum: ['auto', 'json', 'pretty'], default: 'auto', doc: 'auto = pretty in a terminal, JSON otherwise.' },
-  { key: 'admin_token', env: [zs('admin_token')], type: 'string', default: null, secret: true, doc: 'Operator token (Authorization: Bearer … or X-API-Key). Unset: one is generated at first start, printed once, and only its hash stored.' },
+  { key: 'admin_token', env: [zs('admin_token')], type: 'string', default: null, secret: true, minLength: 32, doc: 'Operator token (Authorization: Bearer … or X-API-Key), at least 32 characters (e.g. zs_admin_ and `openssl rand -hex 32`). Unset: the first API start generates one and writes it to admin_token_file (never to the logs); only its hash is stored.' },
+  { key: 'admin_token_file', env: [zs('admin_token_file')], type: 'string', default: null, doc: 'Where a generated admin token is written, once, readable only by the service user (mode 0600; the path is printed, the token never). Unset: ~/.config/zfs-sync/admin-token of the user running the API. `npm run admin-token:rotate` writes a new one there.' },
   { key: 'enrollment_token', env: [zs('enrollment_token')], type: 'string', default: null, secret: true, doc: 'Token agents use to register their own system (POST /systems). Unset: enrollment disabled.' },
   { key: 'open_registration', env: [zs('open_registration')], type: 'boolean', default: false, doc: 'Allow POST /systems with no credential at all. Off by default; for trials only.' },
   { key: 'heartbeat_timeout_seconds', env: [zs('heartbeat_timeout_seconds')], type: 'integer', minimum: 1, maximum: 2_592_000, default: 300, doc: 'A system without a heartbeat for this long is offline.' },
   { key: 'heartbeat_sweep_seconds', env: [zs('heartbeat_sweep_seconds')], type: 'integer', minimum: 1, maximum: 3600, default: 30, doc: 'How often the heartbeat-expiry processor sweeps.' },
   { key: 'sync_sweep_seconds', env: [zs('sync_sweep_seconds')], type: 'integer', minimum: 1, maximum: 86_400, default: 300, doc: 'How often time-driven sync work runs: groups whose verdicts change with time alone (min_snapshot_age_seconds > 0) are recomputed, transfers whose run lease ran out are noticed, host reports whose processing was lost are re-driven, and snapshots that batch-only clients stopped re-reporting are removed.' },
+  { key: 'report_sweep_seconds', env: [zs('report_sweep_seconds')], type: 'integer', minimum: 5, maximum: 3600, default: 60, doc: 'Every how many seconds the report sweep looks for accepted reports whose queued job Redis lost (restarted empty, a failover): they are marked `lost` and GET /reports/{id} asks the host to re-send. Every worker process also re-creates lost job schedulers (the periodic sweeps) this often.' },
   { key: 'worker_processors', env: ['WORKER_PROCESSORS', zs('worker_processors')], type: 'string-list', default: [], doc: 'Comma-separated processors this worker process runs; empty = all.' },
   { key: 'queue_prefix', env: [zs('queue_prefix')], type: 'string', pattern: '^[A-Za-z0-9_{}-]{1,64}$', default: 'zfs-sync', doc: 'Redis key prefix of every queue. Use a hash tag such as {zfs-sync} on Redis Cluster.' },
   { key: 'json_body_limit_bytes', env: [zs('json_body_limit_bytes')], type: 'integer', minimum: 1024, maximum: 1_073_741_824, default: 1_048_576, doc: 'Largest JSON body accepted by ordinary routes (413 above).' },
   { key: 'inventory_body_limit_bytes', env: [zs('inventory_body_limit_bytes')], type: 'integer', minimum: 1024, maximum: 1_073_741_824, default: 67_108_864, doc: 'Largest body accepted by the inventory and batch snapshot routes.' },
   { key: 'shutdown_timeout_ms', env: [zs('shutdown_timeout_ms')], type: 'integer', minimum: 100, maximum: 600_000, default: 10_000, doc: 'How long a process waits for in-flight work on SIGTERM before it forces exit.' },
   { key: 'dashboard_dir', env: [zs('dashboard_dir')], type: 'string', default: null, doc: 'Directory of the built dashboard the API serves at /. Unset: services/dashboard/dist of this installation (built by npm ci or npm run build).' },
-  { key: 'job_lock_ms', env: [zs('job_lock_ms')], type: 'integer', minimum: 1000, maximum: 3_600_000, default: 120_000, doc: 'How long a worker holds a long job (an inventory report) before another worker may take it over as stalled, e.g. after a crash.' },
+  { key: 'job_lock_ms', env: [zs('job_lock_ms')], type: 'integer', minimum: 1000, maximum: 3_600_000, default: 15_000, doc: 'Lock of an inventory-report job. A running worker renews it every half of this however long the job takes; when the worker dies (crash, SIGKILL, lost node) another worker takes the job over once the lock expired and the next stalled check ran (at most 10 s later).' },
   { key: 'instruction_offer_seconds', env: [zs('instruction_offer_seconds')], type: 'integer', minimum: 1, maximum: 86_400, default: 120, doc: 'How long a plan handed to a host is withheld from the next hand-out before the host reports `started`: long enough that an overlapping cron run does not get it twice, short enough that a host that died gets it again soon.' },
   { key: 'instruction_lease_seconds', env: [zs('instruction_lease_seconds')], type: 'integer', minimum: 1, maximum: 86_400, default: 3600, doc: 'How long a transfer reported `started` stays leased to its host; every `progress` report renews it. A lease that runs out without progress makes the plan offerable again, and the link says so.' },
   { key: 'failure_backoff_seconds', env: [zs('failure_backoff_seconds')], type: 'integer', minimum: 1, maximum: 86_400, default: 60, doc: 'Wait after a failed transfer before it is offered again; doubles with every failure in a row (the link shows `error` after 3).' },

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { CONFIG_KEYS, type ConfigKeySpec } from './config.schema.js';
@@ -15,11 +16,14 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   logFormat: 'auto' | 'json' | 'pretty';
   adminToken: string | null;
+  /** Where a generated admin token is written (resolved; never null after loading). */
+  adminTokenFile: string;
   enrollmentToken: string | null;
   openRegistration: boolean;
   heartbeatTimeoutSeconds: number;
   heartbeatSweepSeconds: number;
   syncSweepSeconds: number;
+  reportSweepSeconds: number;
   workerProcessors: string[];
   queuePrefix: string;
   jsonBodyLimitBytes: number;
@@ -78,7 +82,7 @@ function jsonSchemaFor(spec: ConfigKeySpec): Record<string, unknown> {
     case 'string-list':
       return { type: 'array', items: { type: 'string', pattern: '^[a-z0-9-]+$' }, maxItems: 64 };
     case 'string': {
-      const s: Record<string, unknown> = { type: nullable ? ['string', 'null'] : 'string', minLength: 1, maxLength: 4096 };
+      const s: Record<string, unknown> = { type: nullable ? ['string', 'null'] : 'string', minLength: spec.minLength ?? 1, maxLength: 4096 };
       if ('enum' in spec && spec.enum) s.enum = nullable ? [...spec.enum, null] : spec.enum;
       if ('pattern' in spec && spec.pattern) s.pattern = spec.pattern;
       return s;
@@ -167,7 +171,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     const e = validate.errors![0]!;
     const key = e.instancePath.split('/')[1] ?? (e.params as { additionalProperty?: string }).additionalProperty ?? '?';
     const where = origin[key] ? ` (from ${origin[key]})` : '';
-    const rule = e.keyword === 'additionalProperties' ? 'is not a known configuration key' : e.keyword === 'enum' ? `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.filter((v) => v !== null).join(', ')}` : (e.message ?? 'is invalid');
+    const rule = e.keyword === 'additionalProperties' ? 'is not a known configuration key' : e.keyword === 'minLength' ? `must be at least ${(e.params as { limit: number }).limit} characters long (a secret: e.g. zs_admin_ and \`openssl rand -hex 32\`); refusing to start` : e.keyword === 'enum' ? `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.filter((v) => v !== null).join(', ')}` : (e.message ?? 'is invalid');
     throw new ConfigError(`config: ${key}${where} ${rule}`);
   }
 
@@ -175,6 +179,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   config.sourceFile = sourceFile;
   // The dashboard ships inside the installation; only a relocated build needs the key.
   config.dashboardDir = config.dashboardDir ? `${resolve(config.dashboardDir)}/` : DEFAULT_DASHBOARD_DIR;
+  config.adminTokenFile = config.adminTokenFile ? resolve(options.cwd ?? process.cwd(), config.adminTokenFile) : join(homedir(), '.config', 'zfs-sync', 'admin-token');
   return Object.freeze(config);
 }
 

@@ -50,8 +50,9 @@ export const JOBS = {
     name: 'apply-report',
     schema: reconcilePayloadSchema,
     // A payload can be a 1 MiB inventory and Redis must not evict: a completed job is dropped at
-    // once (its outcome is in inventory_reports); failed ones are kept, fewer.
-    retry: { ...standardRetry, removeOnComplete: { age: 0, count: 0 }, removeOnFail: { age: 7 * 24 * 3600, count: 1000 } },
+    // once (its outcome is in inventory_reports); failed ones are kept for a day and at most 100
+    // (their error is in inventory_reports too): at most ~100 MiB whatever the ingest rate.
+    retry: { ...standardRetry, removeOnComplete: { age: 0, count: 0 }, removeOnFail: { age: 24 * 3600, count: 100 } },
     // One job per report chunk; a re-sent chunk is the same job while it is kept.
     jobId: (p) => `inv-${p.system_id}-${p.report_id}-${p.chunk_index}`,
   } satisfies JobDefinition<ReconcilePayload> as JobDefinition<ReconcilePayload>,
@@ -80,6 +81,7 @@ export const JOBS = {
   } satisfies JobDefinition<RecomputeGroupPayload> as JobDefinition<RecomputeGroupPayload>,
   inventorySweep: sweepJob('inventory-sweep'),
   syncSweep: sweepJob('sync-sweep'),
+  reportSweep: sweepJob('report-sweep'),
   /** Retention (issue 10): prunes old events and audit entries. */
   retentionSweep: sweepJob('retention'),
 } as const;

@@ -17,17 +17,27 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
   };
 }
 
+/**
+ * Reconnect in short steps: BullMQ's own default backs off exponentially up to 20 s, so after an
+ * outage the API kept refusing reports for ~15 s while Redis (and readiness) were already back.
+ */
+export const reconnectStep = (times: number) => Math.min(100 * times, 500);
+
+/** Every Redis command on a request path answers within this (a frozen Redis → a fast 503): with the rate limiter's 0.5 s budget before it, a request is refused within ~2 s. */
+export const REQUEST_COMMAND_TIMEOUT_MS = 1500;
+
 /** For Workers: blocking commands must wait for Redis to come back, never give up. */
 export function workerConnection(url: string): RedisOptions {
-  return { ...redisOptionsFromUrl(url), maxRetriesPerRequest: null };
+  return { ...redisOptionsFromUrl(url), maxRetriesPerRequest: null, retryStrategy: reconnectStep };
 }
 
 /**
  * For producers on the request path: with the offline queue off, a command fails at once when
- * Redis is unreachable, so the API answers 503 instead of holding the request open.
+ * Redis is unreachable, and within `commandTimeout` when it is frozen (SIGSTOP, a stalled
+ * failover), so the API answers 503 instead of holding the request open.
  */
 export function producerConnection(url: string): RedisOptions {
-  return { ...redisOptionsFromUrl(url), enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 };
+  return { ...redisOptionsFromUrl(url), enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: REQUEST_COMMAND_TIMEOUT_MS, retryStrategy: reconnectStep };
 }
 
 /**

@@ -37,6 +37,7 @@ const GROUP = 'sync group name (one series per group; groups are created by oper
 
 export const METRIC_CATALOG = [
   { name: 'zfs_sync_build_info', type: 'gauge', process: 'all', help: 'Always 1; the running version', labels: { version: 'version from package.json' } },
+  { name: 'zfs_sync_job_id_collisions_total', type: 'counter', process: 'all', help: 'New jobs whose deterministic id a finished (completed or failed) job still held; the finished job was removed and the new one queued (BullMQ would have dropped it silently)', labels: { queue: QUEUE } },
   // ---- API
   { name: 'zfs_sync_http_requests_total', type: 'counter', process: 'api', help: 'HTTP requests answered, by method, route template and status code', labels: { method: 'HTTP method', route: ROUTE, status: 'HTTP status code' } },
   {

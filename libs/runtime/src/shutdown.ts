@@ -15,13 +15,17 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
  * bounded by `timeoutMs` in all — BullMQ's worker.close() can hang when Redis is gone — then exit.
  */
 export function handleShutdown(logger: Logger, timeoutMs: number, closers: Array<{ name: string; close: () => Promise<unknown> }>): void {
-  let stopping = false;
+  let stopping: string | null = null;
   const stop = async (signal: string) => {
     if (stopping) {
+      // Ctrl-C reaches every process of the terminal's group, and then `npm start` (or the
+      // cluster primary) passes the stop on as SIGTERM: that is the same stop, not a second one.
+      // Only the same signal again (Ctrl-C pressed twice) means "now".
+      if (signal !== stopping) return;
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    stopping = true;
+    stopping = signal;
     logger.info({ signal, timeoutMs }, 'shutting down');
     const deadline = Date.now() + timeoutMs;
     let clean = true;
@@ -36,6 +40,6 @@ export function handleShutdown(logger: Logger, timeoutMs: number, closers: Array
     logger.info({ clean }, 'stopped');
     process.exit(clean ? 0 : 1);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import type { Config } from '@zfs-sync/config';
-import { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SyncStatesRepository, SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
+import { ConflictsRepository, InstructionsRepository, LinksRepository, SyncGroupsRepository, SyncStatesRepository, SystemsRepository, createOrm, createPgPool, installationId } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
-import { createMetricsRegistry } from '@zfs-sync/runtime';
+import { counter, createMetricsRegistry } from '@zfs-sync/runtime';
 import { Producer, producerConnection, whenConnected } from '@zfs-sync/queue';
 import { resolveAdminTokenHash } from './auth/admin-token.js';
 import { KeyCache } from './auth/key-cache.js';
@@ -11,7 +11,7 @@ import type { ApiDeps } from './deps.js';
 import { createApiMetrics } from './ops/metrics.js';
 
 /** Connect everything the API needs. Also used by tests, so they run the real wiring. */
-export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Promise<ApiDeps & { close: () => Promise<void>; generatedAdminToken: string | null }> {
+export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Promise<ApiDeps & { close: () => Promise<void>; generatedAdminTokenFile: string | null }> {
   const orm = await createOrm({ databaseUrl: config.databaseUrl, logger });
   const pool = createPgPool(config.databaseUrl);
   const redis = new Redis({ ...producerConnection(config.redisUrl), lazyConnect: false });
@@ -19,9 +19,17 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
   // Give Redis a moment to connect so the first readiness probe is truthful; start anyway if it
   // is down (readiness will say so, and enqueueing answers 503 until it returns).
   await whenConnected(redis);
-  const producer = new Producer(config.redisUrl, config.queuePrefix, 2000);
+  const metrics = createApiMetrics(createMetricsRegistry('ingest-api'));
+  const collisions = counter(metrics.registry, 'zfs_sync_job_id_collisions_total');
+  const producer = new Producer(config.redisUrl, config.queuePrefix, 2000, {
+    jobIdScope: await installationId(pool),
+    onCollision: ({ queue, jobId, state }) => {
+      collisions.inc({ queue });
+      logger.warn({ queue, job_id: jobId, state }, 'a finished job held the id of a new one: replaced it (job id collision)');
+    },
+  });
   const systems = new SystemsRepository(orm.em, pool);
-  const admin = await resolveAdminTokenHash(pool, config.adminToken);
+  const admin = await resolveAdminTokenHash(pool, config.adminToken, config.adminTokenFile);
   const keyCache = new KeyCache(systems, config.authCacheSeconds * 1000, redis, config.queuePrefix, logger);
   await keyCache.start();
   const eventTail = new EventTail(config.redisUrl, config.queuePrefix, logger);
@@ -41,8 +49,8 @@ export async function buildApiDeps(config: Readonly<Config>, logger: Logger): Pr
     adminTokenHash: admin.hash,
     keyCache,
     eventTail,
-    metrics: createApiMetrics(createMetricsRegistry('ingest-api')),
-    generatedAdminToken: admin.generated,
+    metrics,
+    generatedAdminTokenFile: admin.generatedFile,
     close: async () => {
       await eventTail.close();
       await keyCache.close();

@@ -1,9 +1,10 @@
 // First: the heap settings are in force before the rest of the program is evaluated.
 import '@zfs-sync/runtime/heap-settings';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfigOrExit } from '@zfs-sync/config';
 import { createLogger } from '@zfs-sync/logger';
-import { handleShutdown } from '@zfs-sync/runtime';
+import { handleShutdown, installCrashHandlers } from '@zfs-sync/runtime';
 import { createApp } from './app.js';
 import { createApiServer } from './http/server.js';
 import { buildApiDeps } from './build-deps.js';
@@ -11,20 +12,36 @@ import { ignoreSigintInClusterWorker, isClusterPrimary, superviseApiProcesses } 
 
 const config = loadConfigOrExit();
 const logger = createLogger('ingest-api', config);
+installCrashHandlers(logger);
 
 async function serve(): Promise<void> {
   const deps = await buildApiDeps(config, logger);
-  if (deps.generatedAdminToken) {
-    // Printed once, on the terminal, not in the JSON logs; only its hash is stored.
-    process.stderr.write(
-      `\nzfs-sync: no ZFS_SYNC_ADMIN_TOKEN configured, so one was generated. It is shown only now:\n\n    ${deps.generatedAdminToken}\n\n` +
-        `Store it (e.g. export ZFS_SYNC_ADMIN_TOKEN=...); the service keeps only its SHA-256.\n\n`,
-    );
+  if (deps.generatedAdminTokenFile) {
+    // The token itself is never printed or logged (a container log is read by many): only where it is.
+    logger.warn({ admin_token_file: deps.generatedAdminTokenFile }, `no ZFS_SYNC_ADMIN_TOKEN configured: one was generated and written to ${deps.generatedAdminTokenFile} (readable by this user only); the service keeps only its SHA-256`);
   }
   const app = createApp(deps);
   // Slow clients must not hold sockets forever (slowloris), but a 64 MiB inventory on a slow link
   // needs minutes: the bounds are configurable (http/server.ts).
-  const server = createApiServer(app, config).listen(config.port, config.host, () => {
+  const server = createApiServer(app, config);
+  // Graceful close: once stopping, every answer (in flight or arriving on a kept-alive connection)
+  // says Connection: close, and idle keep-alive connections are closed at once, so the server
+  // closes as soon as the requests in flight are answered instead of at the keep-alive timeout.
+  let closing = false;
+  const inFlight = new Set<ServerResponse>();
+  server.prependListener('request', (_req, res: ServerResponse) => {
+    if (closing) res.setHeader('Connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
+  const closeServer = () =>
+    new Promise<void>((resolve) => {
+      closing = true;
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+  server.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     logger.info({ port, host: config.host, config_file: config.sourceFile, pid: process.pid }, `ingest API listening on http://${config.host}:${port}/api/v1`);
   });
@@ -32,7 +49,7 @@ async function serve(): Promise<void> {
   handleShutdown(logger, config.shutdownTimeoutMs, [
     // Live event streams never end by themselves: end them first, or the server's close waits for them.
     { name: 'event streams', close: () => deps.eventTail.close() },
-    { name: 'http server', close: () => new Promise<void>((resolve) => server.close(() => resolve())) },
+    { name: 'http server', close: closeServer },
     { name: 'connections', close: () => deps.close() },
   ]);
   ignoreSigintInClusterWorker();

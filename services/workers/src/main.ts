@@ -2,11 +2,12 @@
 import '@zfs-sync/runtime/heap-settings';
 import { loadConfigOrExit } from '@zfs-sync/config';
 import { createLogger } from '@zfs-sync/logger';
-import { handleShutdown, startOpsServer } from '@zfs-sync/runtime';
+import { handleShutdown, installCrashHandlers, startOpsServer } from '@zfs-sync/runtime';
 import { startWorkers } from './start-workers.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger('workers', config);
+installCrashHandlers(logger);
 let running;
 try {
   running = await startWorkers(config, logger);

@@ -1,10 +1,10 @@
 import type { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config } from '@zfs-sync/config';
-import { SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
+import { SystemsRepository, createOrm, createPgPool, installationId } from '@zfs-sync/db';
 import type { Logger } from '@zfs-sync/logger';
 import { Producer, createJobMetrics, producerConnection, whenConnected } from '@zfs-sync/queue';
-import { createMetricsRegistry, withTimeout } from '@zfs-sync/runtime';
+import { counter, createMetricsRegistry, withTimeout } from '@zfs-sync/runtime';
 import type { Registry } from 'prom-client';
 import { createWorkerMetrics } from './metrics.js';
 import type { ProcessorDefinition, WorkerDeps } from './processor.js';
@@ -29,11 +29,19 @@ export async function startWorkers(config: Readonly<Config>, logger: Logger): Pr
   const orm = await createOrm({ databaseUrl: config.databaseUrl, logger, poolMax: 2 });
   const pool = createPgPool(config.databaseUrl, Math.max(4, config.workerConcurrency * processors.length + 2));
   await pool.query('select 1');
-  const producer = new Producer(config.redisUrl, config.queuePrefix);
+  const registry = createMetricsRegistry('workers');
+  const collisions = counter(registry, 'zfs_sync_job_id_collisions_total');
+  // Deterministic job ids carry this database's identity (row 16 of issue 8).
+  const producer = new Producer(config.redisUrl, config.queuePrefix, 5000, {
+    jobIdScope: await installationId(pool),
+    onCollision: ({ queue, jobId, state }) => {
+      collisions.inc({ queue });
+      logger.warn({ queue, job_id: jobId, state }, 'a finished job held the id of a new one: replaced it (job id collision)');
+    },
+  });
   const redis = new Redis({ ...producerConnection(config.redisUrl) });
   redis.on('error', () => {});
   await whenConnected(redis);
-  const registry = createMetricsRegistry('workers');
   const deps: WorkerDeps = { config, logger, pool, systems: new SystemsRepository(orm.em, pool), producer, redis, registry, metrics: createWorkerMetrics(registry) };
 
   const started: Array<Awaited<ReturnType<ProcessorDefinition["start"]>>> = [];
@@ -45,6 +53,17 @@ export async function startWorkers(config: Readonly<Config>, logger: Logger): Pr
   const jobMetrics = createJobMetrics(registry);
   for (const w of workers) jobMetrics.observe(w);
   for (const w of workers) void w.run().catch((err) => logger.error({ err }, 'worker stopped with an error'));
+  // Redis may come back empty (no persistence, a failover): every process re-creates the job
+  // schedulers it owns within one report-sweep interval, so the periodic sweeps never stop.
+  const scheduleGuard = setInterval(() => {
+    producer
+      .ensureSchedules()
+      .then((ids) => {
+        if (ids.length) logger.warn({ schedulers: ids }, 'job schedulers were missing from Redis; re-created');
+      })
+      .catch((err: Error) => logger.warn({ err: err.message }, 'cannot check the job schedulers (Redis unavailable?)'));
+  }, config.reportSweepSeconds * 1000);
+  scheduleGuard.unref();
   logger.info({ processors: processors.map((p) => p.name) }, 'workers started');
 
   return {
@@ -60,6 +79,7 @@ export async function startWorkers(config: Readonly<Config>, logger: Logger): Pr
       },
     },
     stop: async (timeoutMs = config.shutdownTimeoutMs) => {
+      clearInterval(scheduleGuard);
       try {
         await withTimeout(Promise.all(workers.map((w) => w.close())), timeoutMs, 'closing workers');
       } catch (err) {

@@ -4,6 +4,8 @@ import { Migration20261126000003Sync } from './Migration20261126000003_sync.js';
 import { Migration20261201000001PlanLifecycle } from './Migration20261201000001_plan_lifecycle.js';
 import { Migration20261204000001IngestSpeed } from './Migration20261204000001_ingest_speed.js';
 import { Migration20261207000001Dashboard } from './Migration20261207000001_dashboard.js';
+import { Migration20261210000001AcceptedReports } from './Migration20261210000001_accepted_reports.js';
+import { Migration20261210000002Installation } from './Migration20261210000002_installation.js';
 import { Migration20261212000001Events } from './Migration20261212000001_events.js';
 import { Migration20261212000002Audit } from './Migration20261212000002_audit.js';
 
@@ -18,6 +20,8 @@ export const MIGRATIONS = [
   { name: 'Migration20261201000001_plan_lifecycle', class: Migration20261201000001PlanLifecycle },
   { name: 'Migration20261204000001_ingest_speed', class: Migration20261204000001IngestSpeed },
   { name: 'Migration20261207000001_dashboard', class: Migration20261207000001Dashboard },
+  { name: 'Migration20261210000001_accepted_reports', class: Migration20261210000001AcceptedReports },
+  { name: 'Migration20261210000002_installation', class: Migration20261210000002Installation },
   { name: 'Migration20261212000001_events', class: Migration20261212000001Events },
   { name: 'Migration20261212000002_audit', class: Migration20261212000002Audit },
 ];

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { FieldError } from '@zfs-sync/contracts';
+import { UNAVAILABLE_RETRY_AFTER_SECONDS, unavailableDependency } from '@zfs-sync/runtime';
 
 /**
  * RFC 9457 problem details. Every error the API sends has this shape and the content type
@@ -52,6 +53,8 @@ export const conflict = (detail: string, ext?: Record<string, unknown>) => new H
 export const unavailable = (detail: string, ext?: Record<string, unknown>) => new HttpProblem(503, 'unavailable', detail, ext);
 
 export function sendProblem(res: Response, problem: Problem): void {
+  // A 503 is always temporary here (a store away, the process full): say when to try again.
+  if (problem.status === 503 && !res.getHeader('retry-after')) res.setHeader('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
   res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
 }
 
@@ -98,6 +101,12 @@ export function errorHandler(logger: { error: (o: object, m: string) => void }) 
     if (err instanceof HttpProblem) return sendProblem(res, err.toProblem());
     const parserProblem = typeof err === 'object' && err !== null ? fromParserError(err as never) : null;
     if (parserProblem) return sendProblem(res, parserProblem.toProblem());
+    // PostgreSQL or Redis away (a key lookup, a read, a write): temporary, never a 500.
+    const dependency = unavailableDependency(err);
+    if (dependency) {
+      logger.error({ err: (err as Error).message, dependency }, 'dependency unavailable');
+      return sendProblem(res, unavailable(`${dependency === 'postgres' ? 'the database' : 'the queue'} is unreachable; nothing was changed, retry later`).toProblem());
+    }
     logger.error({ err }, 'unhandled error');
     sendProblem(res, new HttpProblem(500, 'internal', 'the server failed to handle this request; it has been logged').toProblem());
   };

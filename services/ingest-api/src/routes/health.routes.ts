@@ -19,8 +19,9 @@ export function healthRoutes(deps: ApiDeps): Router {
   route(r, HEALTH_API.ready, async (_req, res) => {
     const { ok, results, errors } = await runChecks({
       postgres: () => pingDatabase(deps.pool),
+      // Both connections: readiness must not say 200 while enqueueing still fails.
       redis: async () => {
-        await deps.redis.ping();
+        await Promise.all([deps.redis.ping(), deps.producer.ping()]);
       },
     });
     if (ok) {

@@ -136,6 +136,19 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     // A full single-chunk inventory sends only the datasets that changed since the newest
     // accepted one; the others travel as references (dataset-hashes.ts).
     const byReference = job.mode === 'inventory' && job.chunk_count === 1 && job.generation !== null;
+    // Recorded durably before it is queued: should Redis lose the job, the report sweep marks
+    // the report lost instead of it vanishing (PostgreSQL away: 503, nothing accepted).
+    let recorded: boolean;
+    try {
+      recorded = await reports.recordAccepted({ ...job, received_at: claim.meta.received_at });
+    } catch (err) {
+      if (claim.outcome === 'new') await registry.releaseChunk(job.system_id, job.report_id, job.chunk_index);
+      throw err;
+    }
+    if (!recorded) {
+      if (claim.outcome === 'new') await registry.releaseChunk(job.system_id, job.report_id, job.chunk_index);
+      throw notFound(`no system ${job.system_id}`);
+    }
     let queued = job;
     if (byReference) {
       const { changed, unchanged } = await hashes.split(job.system_id, job.datasets);
@@ -239,6 +252,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
       for (const job of jobs) {
         // Known at once to GET /reports/{id} (the Location of the answer), before a worker applies it.
         await orUnavailable(registry.claimChunk(job.system_id, reportId, 0, bodyHash, { mode: 'batch', received_at: receivedAt, chunk_count: 1, generation: null }));
+        if (!(await reports.recordAccepted({ ...job, chunk_index: 0 }))) throw notFound(`no system ${job.system_id}`);
         await deps.producer.enqueue('reconcile', job);
         // Batches change datasets behind the inventories' back: the next full inventory of this
         // system is sent whole.
@@ -287,6 +301,21 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     const rows = await reports.find(reportId, systemId);
     if (rows.length > 1) throw badRequest('several systems used this report id; add ?system_id=', { field: 'system_id' });
     const row = rows[0];
+    if (row && row.status === 'lost') {
+      return res.json({
+        report_id: row.report_id,
+        system_id: row.system_id,
+        mode: row.mode,
+        status: 'lost',
+        generation: row.generation === null ? null : Number(row.generation),
+        complete: row.complete,
+        received_at: row.received_at.toISOString(),
+        applied_at: null,
+        counts: row.counts,
+        error: row.error ?? 'the queue lost this report before it was applied; re-send it',
+        chunks: { received: row.accepted_chunks.length, expected: row.chunk_count },
+      });
+    }
     if (row && row.status !== 'queued') {
       return res.json({
         report_id: row.report_id,
@@ -305,6 +334,22 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     // Not applied yet: what the API accepted (chunks received so far).
     const sid = row?.system_id ?? systemId;
     const pending = sid ? await orUnavailable(registry.get(sid, reportId)) : null;
+    if (!pending && row) {
+      // Recorded as accepted, but Redis no longer knows it (restarted?): queued until the report
+      // sweep has checked its job.
+      return res.json({
+        report_id: row.report_id,
+        system_id: row.system_id,
+        mode: row.mode,
+        status: 'queued',
+        generation: row.generation === null ? null : Number(row.generation),
+        complete: row.complete,
+        received_at: row.received_at.toISOString(),
+        applied_at: null,
+        counts: row.counts,
+        chunks: { received: row.accepted_chunks.length, expected: row.chunk_count },
+      });
+    }
     if (!pending) throw notFound(`no report ${reportId}${sid ? ` for system ${sid}` : ''} (reports are kept 7 days before they apply; admins may need ?system_id=)`);
     res.json({
       report_id: reportId,

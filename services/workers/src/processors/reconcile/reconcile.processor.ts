@@ -1,7 +1,13 @@
 import { UnrecoverableError } from 'bullmq';
-import { ReportRejectedError, applyReport, legacyQuietSeconds, markReportFailed, pruneNotReReported } from '@zfs-sync/db';
+import { ReportRejectedError, ReportsRepository, applyReport, legacyQuietSeconds, markReportFailed, pruneNotReReported } from '@zfs-sync/db';
+import { JOBS } from '@zfs-sync/contracts';
 import { appliedGenerationKey, datasetHashesKey, defineWorker, reportRegistryKey } from '@zfs-sync/queue';
+import { unavailableDependency } from '@zfs-sync/runtime';
 import type { ProcessorDefinition } from '../../processor.js';
+
+/** The API records a report, then queues its job (bounded by 2 s): younger reports are not judged yet. */
+const ACCEPT_GRACE_SECONDS = 5;
+export const LOST_MESSAGE = 'the queue lost this report before it was applied (Redis restarted without its data?); re-send it — the same report_id is accepted again';
 
 /**
  * Reconcile: apply one inventory report (chunk) to PostgreSQL in one transaction, then produce a
@@ -18,8 +24,9 @@ export const reconcileProcessor: ProcessorDefinition = {
       prefix: deps.config.queuePrefix,
       logger: deps.logger,
       concurrency: deps.config.workerConcurrency,
-      // A 300k-row report can take a while; the lock must outlive it or it is run twice at once.
-      workerOptions: { lockDuration: deps.config.jobLockMs, stalledInterval: Math.max(1000, Math.floor(deps.config.jobLockMs / 2)) },
+      // The worker renews the lock while it runs (however long a 300k-row report takes); the lock
+      // bounds how soon a job whose worker died is taken over: lock + stalled check ≤ 25 s by default.
+      workerOptions: { lockDuration: deps.config.jobLockMs, stalledInterval: Math.max(1000, Math.min(10_000, Math.floor(deps.config.jobLockMs / 2))) },
       handler: async (payload, { job, logger }) => {
         // Visible to GET /reports as `applying` (a status hint, not state). A chunk of a larger
         // report may only be stored, so only single-chunk reports say so before they apply.
@@ -31,6 +38,8 @@ export const reconcileProcessor: ProcessorDefinition = {
         try {
           outcome = await applyReport(deps.pool, payload);
         } catch (err) {
+          // PostgreSQL away: not this report's fault; defineWorker retries it without an attempt.
+          if (unavailableDependency(err)) throw err;
           const final = err instanceof ReportRejectedError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
           if (final) {
             await markReportFailed(deps.pool, payload, (err as Error).message).catch(() => {});
@@ -74,6 +83,39 @@ export const reconcileProcessor: ProcessorDefinition = {
       },
     });
     await deps.producer.scheduleEvery('inventorySweep', 'inventory-sweep', deps.config.syncSweepSeconds * 1000, {});
-    return { workers: [worker, sweeper] };
+
+    // Nothing accepted is lost silently: a report the API recorded as queued whose job Redis no
+    // longer has (and whose chunk was not stored either) is marked `lost`, counted and logged;
+    // GET /reports/{id} asks the host to re-send it.
+    const reports = new ReportsRepository(deps.pool);
+    const reportSweeper = defineWorker({
+      key: 'reportSweep',
+      redisUrl: deps.config.redisUrl,
+      prefix: deps.config.queuePrefix,
+      logger: deps.logger,
+      handler: async (_payload, { logger }) => {
+        const queue = deps.producer.queue(JOBS.reconcile.queue);
+        let lost = 0;
+        const candidates = await reports.queuedBefore(ACCEPT_GRACE_SECONDS);
+        for (const r of candidates) {
+          const missing: number[] = [];
+          for (const chunk of r.accepted_chunks) {
+            const jobId = deps.producer.jobIdOf('reconcile', { system_id: r.system_id, report_id: r.report_id, chunk_index: chunk } as never);
+            if (!jobId || !(await queue.getJob(jobId))) missing.push(chunk);
+          }
+          if (missing.length === 0) continue;
+          if (await reports.markLost(r.system_id, r.report_id, missing, ACCEPT_GRACE_SECONDS, LOST_MESSAGE)) {
+            lost++;
+            deps.metrics.reportsLost.inc();
+            // Later reports may have been compared with this one's dataset hashes: the next inventory goes whole.
+            await deps.redis.del(datasetHashesKey(deps.config.queuePrefix, r.system_id)).catch(() => {});
+            logger.error({ system_id: r.system_id, report_id: r.report_id, chunks: missing }, 'accepted report lost by the queue (Redis lost its job); marked lost, the host must re-send it');
+          }
+        }
+        return { checked: candidates.length, lost };
+      },
+    });
+    await deps.producer.scheduleEvery('reportSweep', 'report-sweep', deps.config.reportSweepSeconds * 1000, {});
+    return { workers: [worker, sweeper, reportSweeper] };
   },
 };

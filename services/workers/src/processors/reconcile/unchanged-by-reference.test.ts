@@ -40,7 +40,7 @@ const queuedPayload = async (systemId: string, reportId: string) => {
   // The job as BullMQ stores it in Redis (what every queued report costs there).
   const redis = new Redis(env.redisUrl);
   try {
-    const id = JOBS.reconcile.jobId!({ system_id: systemId, report_id: reportId, chunk_index: 0 } as ReconcilePayload);
+    const id = workers!.deps.producer.jobIdOf('reconcile', { system_id: systemId, report_id: reportId, chunk_index: 0 } as ReconcilePayload);
     const raw = await redis.hget(`${env.prefix}:${JOBS.reconcile.queue}:${id}`, 'data');
     if (!raw) throw new Error(`no queued job for ${reportId}`);
     return { data: JSON.parse(raw) as ReconcilePayload, bytes: raw.length };
