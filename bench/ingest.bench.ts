@@ -31,8 +31,13 @@ import { serviceEnv } from './lib/stack.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET_NEW = 40_000;
-/** Extra node flags for the API (experiments, e.g. BENCH_API_NODE_ARGS=--max-old-space-size=160); none by default, as in production. */
+/**
+ * Extra node flags for the API (experiments, e.g. BENCH_API_NODE_ARGS=--max-old-space-size=160); none by default, as in
+ * production (whose heap settings the entry point applies itself: libs/runtime/src/heap.ts; a flag given here wins).
+ */
 const API_NODE_ARGS = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** The same for the worker processes (BENCH_WORKER_NODE_ARGS). */
+const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const TARGET_UNCHANGED = 150_000;
 
 // ---------------------------------------------------------------- cleanup (also on Ctrl-C)
@@ -285,7 +290,7 @@ async function runRound(args: BenchArgs, workerConcurrency: number, logDir: stri
   const undoApi = onCleanup('stop api', () => api.stop());
   const workers = Array.from({ length: args.workerProcesses }, (_, i) => {
     const name = i === 0 ? 'worker' : `worker${i + 1}`;
-    return startService(name, 'services/workers/src/main.ts', { ...common, ZFS_SYNC_OPS_PORT: '0', WORKER_PROCESSORS: 'reconcile,recompute-links' }, { cwd: ROOT, logDir: roundLogDir, ...prof(name) });
+    return startService(name, 'services/workers/src/main.ts', { ...common, ZFS_SYNC_OPS_PORT: '0', WORKER_PROCESSORS: 'reconcile,recompute-links' }, { cwd: ROOT, logDir: roundLogDir, ...(args.profile ? prof(name) : { nodeArgs: WORKER_NODE_ARGS }) });
   });
   const worker = workers[0]!;
   const undoWorker = onCleanup('stop workers', async () => {

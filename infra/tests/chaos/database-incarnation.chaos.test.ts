@@ -1,17 +1,10 @@
 import test from 'ava';
 import { migrate } from '@zfs-sync/db';
-import { CHAOS_ADMIN_TOKEN, http, registerChaosSystem, spawnApi, spawnWorkers, startChaosEnv, type ChaosEnv } from '@zfs-sync/testkit/chaos';
+import { CHAOS_ADMIN_TOKEN, http, registerChaosSystem, spawnApi, spawnWorkers, chaosEnvPerFile, sleep, type ChaosEnv } from '@zfs-sync/testkit/chaos';
 import { syntheticSnapshots } from '@zfs-sync/testkit/stack';
 
 let env: ChaosEnv;
-test.before(async () => {
-  env = await startChaosEnv();
-});
-test.after.always(async () => {
-  await env?.teardown();
-});
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+chaosEnvPerFile(test, (e) => (env = e));
 
 /** One incarnation of the database: a group first, then two hosts report; the link's verdict must follow. */
 async function incarnation(t: { log: (m: string) => void }, n: number): Promise<string | undefined> {

@@ -3,16 +3,11 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '@zfs-sync/config';
 import { SystemsRepository, createOrm, createPgPool } from '@zfs-sync/db';
 import { createLogger } from '@zfs-sync/logger';
-import { startChaosEnv, type ChaosEnv } from '@zfs-sync/testkit/chaos';
+import { chaosEnvPerFile, type ChaosEnv } from '@zfs-sync/testkit/chaos';
 import { sweepHeartbeats } from '../../../services/workers/src/processors/heartbeat-expiry/heartbeat-expiry.processor.js';
 
 let env: ChaosEnv;
-test.before(async () => {
-  env = await startChaosEnv();
-});
-test.after.always(async () => {
-  await env?.teardown();
-});
+chaosEnvPerFile(test, (e) => (env = e));
 
 test.serial('two heartbeat sweepers racing over 1,000 expired hosts: every host goes offline exactly once', async (t) => {
   await env.query(`insert into systems (hostname, platform, connectivity_status, last_seen) select 'race-' || g || '.test', 'linux', 'online', now() - interval '1 hour' from generate_series(1, 1000) g`);

@@ -1,15 +1,10 @@
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { chaosInventory, chaosSeconds, checkInvariants, http, registerChaosSystem, spawnApi, spawnWorkers, startChaosEnv, waitUntilFinal, type Accepted, type ChaosEnv, type ChaosSystem } from '@zfs-sync/testkit/chaos';
+import { chaosInventory, chaosSeconds, checkInvariants, http, registerChaosSystem, spawnApi, spawnWorkers, chaosEnvPerFile, waitUntilFinal, type Accepted, type ChaosEnv, type ChaosSystem } from '@zfs-sync/testkit/chaos';
 import { syntheticSnapshots } from '@zfs-sync/testkit/stack';
 
 let env: ChaosEnv;
-test.before(async () => {
-  env = await startChaosEnv();
-});
-test.after.always(async () => {
-  await env?.teardown();
-});
+chaosEnvPerFile(test, (e) => (env = e));
 
 function shuffle<T>(xs: T[], seed: number): T[] {
   const a = [...xs];

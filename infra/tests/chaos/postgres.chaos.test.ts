@@ -1,15 +1,8 @@
 import test from 'ava';
-import { CHAOS_ADMIN_TOKEN, chaosSeconds, checkInvariants, http, registerChaosSystem, spawnApi, spawnWorkers, startChaosEnv, startLoad, waitUntilFinal, type ChaosEnv } from '@zfs-sync/testkit/chaos';
+import { CHAOS_ADMIN_TOKEN, chaosSeconds, checkInvariants, http, registerChaosSystem, spawnApi, spawnWorkers, chaosEnvPerFile, sleep, startLoad, waitUntilFinal, type ChaosEnv } from '@zfs-sync/testkit/chaos';
 
 let env: ChaosEnv;
-test.before(async () => {
-  env = await startChaosEnv();
-});
-test.after.always(async () => {
-  await env?.teardown();
-});
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+chaosEnvPerFile(test, (e) => (env = e));
 
 test.serial('row 1 + row 2: PostgreSQL stopped under load — every process survives, the API answers 503 with Retry-After (never 500), readiness 503 and liveness 200, and within 5 s of its return everything works and every accepted report is applied', async (t) => {
   // No key cache: every request's host-key lookup needs PostgreSQL (row 2).

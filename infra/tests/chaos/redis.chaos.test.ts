@@ -1,16 +1,9 @@
 import test from 'ava';
 import { Queue } from 'bullmq';
-import { CHAOS_ADMIN_TOKEN, chaosInventory, chaosSeconds, checkInvariants, http, registerChaosSystem, spawnApi, spawnWorkers, startChaosEnv, waitUntilFinal, type Accepted, type ChaosEnv } from '@zfs-sync/testkit/chaos';
+import { CHAOS_ADMIN_TOKEN, chaosInventory, chaosSeconds, checkInvariants, http, registerChaosSystem, spawnApi, spawnWorkers, chaosEnvPerFile, sleep, waitUntilFinal, type Accepted, type ChaosEnv } from '@zfs-sync/testkit/chaos';
 
 let env: ChaosEnv;
-test.before(async () => {
-  env = await startChaosEnv();
-});
-test.after.always(async () => {
-  await env?.teardown();
-});
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+chaosEnvPerFile(test, (e) => (env = e));
 const SWEEP_SECONDS = 5;
 
 async function schedulerIds(redisUrl: string): Promise<string[]> {

@@ -1,17 +1,10 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { registerChaosSystem, spawnApi, spawnService, startChaosEnv, chaosInventory, type ChaosEnv } from '@zfs-sync/testkit/chaos';
+import { registerChaosSystem, spawnApi, spawnService, chaosEnvPerFile, sleep, chaosInventory, type ChaosEnv } from '@zfs-sync/testkit/chaos';
 
 let env: ChaosEnv;
-test.before(async () => {
-  env = await startChaosEnv();
-});
-test.after.always(async () => {
-  await env?.teardown();
-});
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+chaosEnvPerFile(test, (e) => (env = e));
 
 test.serial('row 7: SIGTERM to the API with keep-alive clients — idle connections closed at once, the in-flight request finishes with Connection: close, exit 0 well within the timeout', async (t) => {
   const api = await spawnApi(env.env({ ZFS_SYNC_SHUTDOWN_TIMEOUT_MS: '10000' }));

@@ -1,17 +1,10 @@
 import test from 'ava';
 import pg from 'pg';
-import { checkInvariants, http, registerChaosSystem, spawnApi, spawnWorkers, startChaosEnv, type ChaosEnv } from '@zfs-sync/testkit/chaos';
+import { checkInvariants, http, registerChaosSystem, spawnApi, spawnWorkers, chaosEnvPerFile, sleep, type ChaosEnv } from '@zfs-sync/testkit/chaos';
 import { syntheticSnapshots } from '@zfs-sync/testkit/stack';
 
 let env: ChaosEnv;
-test.before(async () => {
-  env = await startChaosEnv();
-});
-test.after.always(async () => {
-  await env?.teardown();
-});
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+chaosEnvPerFile(test, (e) => (env = e));
 
 /**
  * Moved here from reconcile.faults.test.ts, where it raced the worker (polling pg_stat_activity

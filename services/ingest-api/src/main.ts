@@ -1,3 +1,5 @@
+// First: the heap settings are in force before the rest of the program is evaluated.
+import '@zfs-sync/runtime/heap-settings';
 import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfigOrExit } from '@zfs-sync/config';

@@ -1,3 +1,5 @@
+// First: the heap settings are in force before the rest of the program is evaluated.
+import '@zfs-sync/runtime/heap-settings';
 import { loadConfigOrExit } from '@zfs-sync/config';
 import { createLogger } from '@zfs-sync/logger';
 import { handleShutdown, installCrashHandlers, startOpsServer } from '@zfs-sync/runtime';

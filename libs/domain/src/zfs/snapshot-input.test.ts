@@ -1,5 +1,5 @@
 import test from 'ava';
-import { normalizeSnapshotLocation } from './snapshot-input.js';
+import { normalizeSnapshotLocation, snapshotLocationNormalizer } from './snapshot-input.js';
 
 const ok = (pool: string, dataset: string, name: string) => ({ ok: true, value: { pool, dataset, name } });
 
@@ -139,4 +139,18 @@ test('spaces and % are kept exactly (never trimmed)', (t) => {
 
 test('reserved but existing pool names are accepted', (t) => {
   t.deepEqual(normalizeSnapshotLocation({ name: 'log/x@s', pool: 'log', dataset: 'log/x' }), ok('log', 'x', 's'));
+});
+
+test('snapshotLocationNormalizer answers exactly as normalizeSnapshotLocation, for every input, in any order', (t) => {
+  const pools = ['tank', 'backup', 'Tank2', 'ta nk', '9tank', 'tank%', 'tank/x', '', 'p', 'a'.repeat(200)];
+  const datasets = ['', 'tank', 'tank/', 'tank/data', 'home/alice', 'backup/home', 'a//b', './x', 'x/..', 'ü', 'd@x', 'tan/k', 'x'.repeat(60), `${'y'.repeat(120)}/${'z'.repeat(120)}`, Array.from({ length: 50 }, () => 'n').join('/')];
+  const names = ['daily', 'autosnap_2025-01-01_00:00:00_hourly', '', '.', '..', 'a/b', 'a#b', 'ü', 'a\u0000b', '%x', 'tank@s', 'tank/data@s', 'tank/home/alice@daily', 'backup@s@t', 's'.repeat(60), 'n'.repeat(253), 'n'.repeat(254), '\ud800'];
+  const inputs = [];
+  for (const pool of pools) for (const dataset of datasets) for (const name of names) inputs.push({ pool, dataset, name });
+  inputs.push({ pool: 1, dataset: '', name: 'x' }, { pool: 'tank', dataset: null, name: 'x' }, { pool: 'tank', dataset: '', name: 7 });
+  // Twice, so the second pass answers from the per-pair cache.
+  const normalize = snapshotLocationNormalizer();
+  for (const pass of [1, 2]) {
+    for (const input of inputs) t.deepEqual(normalize(input), normalizeSnapshotLocation(input), `pass ${pass}: ${JSON.stringify(input)}`);
+  }
 });

@@ -131,8 +131,13 @@ export function checkDatasetPath(path: string): string | null {
   return checkComponents(path.split('/'), false);
 }
 
+const PLAIN_SHORT_NAME = /^[A-Za-z0-9_.: %-]+$/;
+
 /** Validates the short name after `@` (or after `#` with kind 'bookmark'). */
 export function checkSnapshotShortName(name: string, kind: 'snapshot' | 'bookmark' = 'snapshot'): string | null {
+  // The common case in one test: printable ASCII name characters only (so bytes = length, and
+  // no '/', '@' or '#'), short enough, and not '.' or '..'. Anything else takes the checks below.
+  if (name.length <= ZFS_MAX_NAME_BYTES - 2 && PLAIN_SHORT_NAME.test(name) && name !== '.' && name !== '..') return null;
   if (name === '') return `empty ${kind} name`;
   const maxBytes = ZFS_MAX_NAME_BYTES - 2; // room for at least `p@`
   if (name.length > maxBytes || utf8Length(name) > maxBytes) return `${kind} name longer than ${maxBytes} bytes`;

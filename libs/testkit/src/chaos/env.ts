@@ -23,6 +23,29 @@ export interface ChaosEnv {
   teardown: () => Promise<void>;
 }
 
+/** The hooks of an ava test file, as far as `chaosEnvPerFile` needs them. */
+interface FileHooks {
+  before(fn: () => Promise<void>): void;
+  after: { always(fn: () => Promise<void>): void };
+}
+
+/**
+ * One private environment per test file: started before the file's tests, torn down after them
+ * whatever happened. `use` receives it (the tests keep it in a file-level variable).
+ */
+export function chaosEnvPerFile(test: FileHooks, use: (env: ChaosEnv) => void): void {
+  let env: ChaosEnv | undefined;
+  test.before(async () => {
+    env = await startChaosEnv();
+    use(env);
+  });
+  test.after.always(async () => {
+    await env?.teardown();
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 export async function startChaosEnv(opts: { redisAppendonly?: boolean } = {}): Promise<ChaosEnv> {
   const [pgServer, redis] = await Promise.all([startPrivatePostgres(), startPrivateRedis({ appendonly: opts.redisAppendonly ?? false })]);
   const databaseUrl = pgServer.url('zfs_sync_chaos');

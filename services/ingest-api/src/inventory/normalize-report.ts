@@ -2,7 +2,7 @@ import {
   UINT64_MAX,
   checkDatasetPath,
   checkPoolName,
-  normalizeSnapshotLocation,
+  snapshotLocationNormalizer,
   parseZfsName,
   joinDatasetPath,
   type ZfsListDataset,
@@ -121,21 +121,32 @@ export function fromZfsList(datasets: ZfsListDataset[]): { datasets: ReconcileDa
   return { datasets: out, snapshots, bookmarks };
 }
 
+/** One item of the original forms as it will be stored: where (normalised) and its row. */
+export interface OriginalItemRow {
+  pool: string;
+  dataset: string;
+  row: SnapshotRow;
+}
+
 /**
  * The original client's snapshots, grouped per system and dataset. `name` may be a full
  * `pool/ds@snap` and `dataset` may carry the pool prefix: both are normalised. `size` is the
- * original's name for `used`.
+ * original's name for `used`. `items` holds each item's normalised form, in the request's order
+ * (the answer echoes every item, also a repeated one).
  */
-export function normalizeOriginalSnapshots(items: OriginalSnapshotItem[], pointerOf: (index: number) => string): Map<string, ReconcileDataset[]> {
+export function normalizeOriginalSnapshots(items: OriginalSnapshotItem[], pointerOf: (index: number) => string): { perSystem: Map<string, ReconcileDataset[]>; items: OriginalItemRow[] } {
   const perSystem = new Map<string, Map<string, ReconcileDataset>>();
   const rowIndex = new Map<ReconcileDataset, Map<string, number>>();
+  const normalizeLocation = snapshotLocationNormalizer();
+  const out: OriginalItemRow[] = new Array(items.length);
   items.forEach((item, i) => {
     const p = pointerOf(i);
-    const loc = normalizeSnapshotLocation({ name: item.name, pool: item.pool, dataset: item.dataset });
+    const loc = normalizeLocation({ name: item.name, pool: item.pool, dataset: item.dataset });
     if (!loc.ok) fail(`${p}/${loc.field}`, loc.reason);
     const { pool, dataset, name } = (loc as { ok: true; value: { pool: string; dataset: string; name: string } }).value;
     const used = uint64(item.used ?? item.size, `${p}/${item.used !== undefined ? 'used' : 'size'}`);
     const row: SnapshotRow = [name, uint64(item.guid, `${p}/guid`), uint64(item.createtxg, `${p}/createtxg`), unixSeconds(item.timestamp, `${p}/timestamp`), used, uint64(item.referenced, `${p}/referenced`), null];
+    out[i] = { pool, dataset, row };
     let datasets = perSystem.get(item.system_id);
     if (!datasets) perSystem.set(item.system_id, (datasets = new Map()));
     const key = `${pool}\u0000${dataset}`;
@@ -150,5 +161,5 @@ export function normalizeOriginalSnapshots(items: OriginalSnapshotItem[], pointe
     if (existing !== undefined) ds.snapshots[existing] = row;
     else index.set(name, ds.snapshots.push(row) - 1);
   });
-  return new Map([...perSystem].map(([sid, m]) => [sid, [...m.values()]]));
+  return { perSystem: new Map([...perSystem].map(([sid, m]) => [sid, [...m.values()]])), items: out };
 }

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Router, type Request, type Response } from 'express';
 import type { OriginalSnapshotItem, ReconcileDataset, ReconcilePayload } from '@zfs-sync/contracts';
-import { TsvLineError, ZfsListTsvParser, normalizeSnapshotLocation } from '@zfs-sync/domain';
+import { TsvLineError, ZfsListTsvParser } from '@zfs-sync/domain';
 import { ReportsRepository } from '@zfs-sync/db';
 import { QueueUnavailableError } from '@zfs-sync/queue';
 import { actsAsOperator, principalOf, requireSystem } from '../auth/authenticate.js';
@@ -13,7 +13,7 @@ import { bodySha256, jsonBody } from '../http/body.js';
 import { InflightBytes } from '../http/inflight.js';
 import { queryParams } from '../http/query.js';
 import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized, unavailable, validationProblem } from '../http/problem.js';
-import { ReportFieldError, fromZfsList, normalizeInventory, normalizeOriginalSnapshots } from '../inventory/normalize-report.js';
+import { ReportFieldError, fromZfsList, normalizeInventory, normalizeOriginalSnapshots, type OriginalItemRow } from '../inventory/normalize-report.js';
 import { ReportRegistry, type ReportMeta } from '../inventory/report-registry.js';
 import { DatasetHashes } from '../inventory/dataset-hashes.js';
 import { systemIdParam } from './systems.routes.js';
@@ -82,12 +82,8 @@ const queryBool = (v: unknown, name: string, dflt: boolean): boolean => {
 };
 
 /** One accepted item of the original forms, as the original answered it (names normalised, uint64 as strings). */
-function acceptedSnapshot(item: OriginalSnapshotItem) {
-  const loc = normalizeSnapshotLocation({ name: item.name, pool: item.pool, dataset: item.dataset });
-  const { pool, dataset, name } = loc.ok ? loc.value : { pool: item.pool, dataset: item.dataset, name: item.name };
-  const seconds = typeof item.timestamp === 'number' ? item.timestamp : Math.floor(Date.parse(item.timestamp) / 1000);
-  const u64 = (v: string | number | null | undefined) => (v === undefined || v === null ? null : String(v));
-  const used = u64(item.used ?? item.size);
+function acceptedSnapshot(item: OriginalSnapshotItem, { pool, dataset, row }: OriginalItemRow) {
+  const [name, guid, createtxg, seconds, used, referenced] = row;
   return {
     name,
     pool,
@@ -95,9 +91,9 @@ function acceptedSnapshot(item: OriginalSnapshotItem) {
     timestamp: new Date(seconds * 1000).toISOString(),
     size: used,
     used,
-    referenced: u64(item.referenced),
-    guid: u64(item.guid),
-    createtxg: u64(item.createtxg),
+    referenced,
+    guid,
+    createtxg,
     extra_metadata: item.extra_metadata ?? {},
     system_id: item.system_id.toLowerCase(),
   };
@@ -236,21 +232,22 @@ export function inventoryRoutes(deps: ApiDeps): Router {
       }
       if (who.kind !== 'host' && who.kind !== 'admin') throw forbidden('reporting snapshots needs the host key (or the admin token)');
     });
-    let perSystem: Map<string, ReconcileDataset[]>;
+    let normalized: { perSystem: Map<string, ReconcileDataset[]>; items: OriginalItemRow[] };
     try {
-      perSystem = normalizeOriginalSnapshots(items, pointerOf);
+      normalized = normalizeOriginalSnapshots(items, pointerOf);
     } catch (err) {
       reportFieldError(err);
     }
+    const perSystem = normalized!.perSystem;
     if (who.kind === 'admin') {
-      for (const systemId of perSystem!.keys()) {
+      for (const systemId of perSystem.keys()) {
         if (!(await deps.systems.get(systemId))) throw validationProblem({ pointer: '/system_id', field: 'system_id', detail: `system_id ${systemId} is not a registered system` });
       }
     }
     const receivedAt = new Date().toISOString();
     const reportId = `batch-${randomUUID()}`;
     const bodyHash = bodySha256(req);
-    const jobs = [...perSystem!].map(([systemId, datasets]): ReconcilePayload => ({ mode: 'batch', system_id: systemId.toLowerCase(), report_id: reportId, generation: null, complete: false, chunk_index: 0, chunk_count: 1, body_hash: bodyHash, received_at: receivedAt, datasets }));
+    const jobs = [...perSystem].map(([systemId, datasets]): ReconcilePayload => ({ mode: 'batch', system_id: systemId.toLowerCase(), report_id: reportId, generation: null, complete: false, chunk_index: 0, chunk_count: 1, body_hash: bodyHash, received_at: receivedAt, datasets }));
     try {
       for (const job of jobs) {
         // Known at once to GET /reports/{id} (the Location of the answer), before a worker applies it.
@@ -269,11 +266,11 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     const statusUrl = `/api/v1/reports/${reportId}`;
     res.location(statusUrl);
     if (single) {
-      res.status(201).json({ report_id: reportId, status: 'queued', accepted: 1, status_url: statusUrl, ...acceptedSnapshot(items[0]!) });
+      res.status(201).json({ report_id: reportId, status: 'queued', accepted: 1, status_url: statusUrl, ...acceptedSnapshot(items[0]!, normalized!.items[0]!) });
     } else {
       // The original answered a JSON array of the snapshots it stored, and its client counts that
       // array (`jq length`); the report's progress is at Location.
-      res.status(202).json(items.map(acceptedSnapshot));
+      res.status(202).json(items.map((item, i) => acceptedSnapshot(item, normalized!.items[i]!)));
     }
   }
 

@@ -48,6 +48,9 @@ test('original batch endpoint: upsert is idempotent, normalises names and pool p
   const first = await api.request('POST', '/snapshots/batch', { key: sys.api_key, body: batch });
   t.is(first.status, 202, first.text);
   t.is(first.body.length, 3);
+  // The original's answer: every item as it will be stored (names normalised, uint64 as strings).
+  const stored = (name: string, dataset: string, day: string, used: string | null) => ({ name, pool: 'tank', dataset, timestamp: `2024-01-0${day}T00:00:00.000Z`, size: used, used, referenced: null, guid: null, createtxg: null, extra_metadata: {}, system_id: sys.id });
+  t.deepEqual(first.body, [stored('daily-1', 'home/alice', '1', '1024'), stored('daily-2', 'home/alice', '2', '2048'), stored('root-snap', '', '2', null)]);
   await waitForReport(api, sys.api_key, reportIdOf(first));
   const once = await rows(sys.id);
   const second = await api.request('POST', '/snapshots/batch', { key: sys.api_key, body: batch });
