@@ -13,6 +13,7 @@
  * Everything runs on a throwaway database (cloned from the migrated test template) and a queue
  * prefix of its own, removed at the end. Prints a table and writes bench/results/plan-<ISO>.json.
  */
+import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -28,7 +29,7 @@ import { fmtNum, summary, table } from './ingest/stats.js';
 import { writeResult } from './lib/result.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const ADMIN = `zs_admin_bench-${process.pid}`;
+const ADMIN = `zs_admin_bench-${randomBytes(16).toString('hex')}`; // at least 32 characters, as the API requires
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
