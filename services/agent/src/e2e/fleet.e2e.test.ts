@@ -217,7 +217,8 @@ test.serial('two overlapping agent runs never start the same transfer twice; a h
   t.false(spokeB.host.journal().some((e) => e.cmd === 'receive-begin' && e.toGuid === hub.host.snapshots('tank/home').at(-1)!.guid));
   // The skipped plan is offered again once its offer runs out (5 s here).
   await converge(hubConverged, 4);
-  t.pass();
+  const lockedGuid = hub.host.snapshots('tank/home').find((x) => x.name === 'locked')!.guid;
+  t.true(guids(spokeB.host, 'backupb/home').includes(lockedGuid), 'the skipped transfer ran later, once');
 });
 
 test.serial('a snapshot destroyed on a spoke is sent again (same guid)', async (t) => {

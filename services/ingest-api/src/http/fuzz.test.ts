@@ -194,12 +194,15 @@ function mutate(template: unknown, pick: number, action: number, replacement: un
 let sent = 0;
 /** Answers seen, per property and route, for the log (`npx ava --verbose` shows them). */
 const seen = new Map<string, number>();
+/** Requests checked per property (label): a property must have run every one of its cases. */
+const checked = new Map<string, number>();
 async function check(t: { fail: (m: string) => void }, label: string, method: string, path: string, key: string | null, body: string | Buffer | undefined, contentType = 'application/json', headers: Record<string, string> = {}): Promise<boolean> {
   const before = await fingerprint();
   sent++;
   const res = await api.request(method, path, { key, ...(body !== undefined ? { rawBody: body } : {}), headers: { 'content-type': contentType, ...headers } });
   const bucket = `${label} ${method} ${path.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '{id}').split('?')[0]} ${res.status}`;
   seen.set(bucket, (seen.get(bucket) ?? 0) + 1);
+  checked.set(label, (checked.get(label) ?? 0) + 1);
   const where = `${label}: ${method} ${path} → ${res.status} ${res.text.slice(0, 300)}\n  body: ${String(body ?? '').slice(0, 300)}`;
   if (res.status >= 500 || res.status < 200) return fail(t, `a 5xx (or no answer) — ${where}`);
   if (Object.getOwnPropertyNames(Object.prototype).sort().join(',') !== PROTO_NAMES || ({} as Record<string, unknown>).polluted !== undefined) return fail(t, `Object.prototype changed — ${where}`);
@@ -225,7 +228,7 @@ test.serial('fuzz: arbitrary JSON at every write endpoint: never a 5xx, refusals
     }),
     params(500),
   );
-  t.pass();
+  t.true((checked.get('arbitrary') ?? 0) >= runs(500), `every case was sent and checked (${checked.get('arbitrary') ?? 0})`);
 });
 
 test.serial('fuzz: valid bodies with one hostile field (names, uint64 strings, keys, nesting) stay 4xx problems or are accepted', async (t) => {
@@ -237,7 +240,7 @@ test.serial('fuzz: valid bodies with one hostile field (names, uint64 strings, k
     }),
     params(500),
   );
-  t.pass();
+  t.true((checked.get('mutated') ?? 0) >= runs(500), `every case was sent and checked (${checked.get('mutated') ?? 0})`);
 });
 
 test.serial('fuzz: bytes that are not UTF-8 JSON, odd content types and encodings, bad ids', async (t) => {
@@ -250,7 +253,7 @@ test.serial('fuzz: bytes that are not UTF-8 JSON, odd content types and encoding
     }),
     params(150),
   );
-  t.pass();
+  t.true((checked.get('bytes') ?? 0) >= runs(150), `every case was sent and checked (${checked.get('bytes') ?? 0})`);
 });
 
 test.serial('fuzz: zfs list TSV with near-miss names, hostile fields and query parameters', async (t) => {
@@ -264,7 +267,7 @@ test.serial('fuzz: zfs list TSV with near-miss names, hostile fields and query p
     }),
     params(150),
   );
-  t.pass();
+  t.true((checked.get('tsv') ?? 0) >= runs(150), `every case was sent and checked (${checked.get('tsv') ?? 0})`);
 });
 
 test.serial('after the fuzzing: the process answers, and valid requests still work', async (t) => {
