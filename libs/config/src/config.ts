@@ -1,10 +1,10 @@
-import { fileURLToPath } from 'node:url';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { CONFIG_KEYS, type ConfigKeySpec } from './config.schema.js';
+import { installRoot } from './install-root.js';
 
 /** The typed, frozen configuration every process receives. Nothing else reads process.env. */
 export interface Config {
@@ -72,7 +72,7 @@ export interface Config {
 }
 
 /** Where `npm run build` puts the dashboard in this installation. */
-export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../../services/dashboard/dist/', import.meta.url));
+export const DEFAULT_DASHBOARD_DIR = `${join(installRoot(), 'services', 'dashboard', 'dist')}/`;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

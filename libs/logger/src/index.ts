@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { readFileSync } from 'node:fs';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
-import type { Config } from '@zfs-sync/config';
+import { installVersion, type Config } from '@zfs-sync/config';
 
 export type { Logger } from 'pino';
 
@@ -30,11 +29,11 @@ export const REDACT_PATHS = [
 ];
 
 /**
- * The running version: the repository's package.json, read from the file (the image copies it), so
- * it is right however the process was started (npm sets npm_package_version; `node` in the image
- * does not).
+ * The running version: the installation's package.json, read from the file (the image copies it),
+ * so it is right however the process was started — from the sources or from the dist/ bundles
+ * (npm sets npm_package_version; `node` in the image does not).
  */
-export const SERVICE_VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const SERVICE_VERSION: string = installVersion();
 
 /**
  * What every log line written while handling one request carries (its request id), without
