@@ -1,6 +1,6 @@
 # Targets mirror the npm scripts; `make start` and `make test` also make sure PostgreSQL and
 # Redis are running (infra/scripts/services.sh) and dependencies are installed.
-.PHONY: start test services tools install build browsers typecheck migrate api workers bench-ingest bench-plan ci compose-config clean
+.PHONY: start test services tools install build build-server browsers typecheck migrate api workers bench-ingest bench-plan ci compose-config clean
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
@@ -13,6 +13,10 @@ services/dashboard/dist/index.html: node_modules/.package-lock.json $(DASHBOARD_
 	npm run build
 
 build: services/dashboard/dist/index.html
+
+# The server's compiled entry points in dist/ (`npm start` builds them itself).
+build-server: install
+	npm run build:server
 
 # Debian's Chromium for the browser tests (apt-get when missing).
 browsers:

@@ -1,14 +1,26 @@
 /**
  * `npm start`: apply migrations, then run the ingest API and the workers as two processes.
  * Ctrl-C (or SIGTERM) stops both gracefully; one that crashes is restarted with a growing delay.
+ *
+ * Run as dist/start.js (`npm start` builds it; the image's single-process mode), it starts the
+ * compiled dist/api.js and dist/workers.js beside it with plain node; run from its source through
+ * tsx (`npm run start:dev`), it starts the sources the same way.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfigOrExit } from '@zfs-sync/config';
+import { installRoot, loadConfigOrExit } from '@zfs-sync/config';
 import { migrate } from '@zfs-sync/db';
 import { createLogger } from '@zfs-sync/logger';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const root = installRoot();
+const bundled = !import.meta.url.endsWith('.ts');
+const here = dirname(fileURLToPath(import.meta.url));
+/** node's arguments for one child: a bundle beside this file, or a source file through tsx. */
+const entries = {
+  'ingest-api': bundled ? ['--enable-source-maps', join(here, 'api.js')] : ['--import', 'tsx', 'services/ingest-api/src/main.ts'],
+  workers: bundled ? ['--enable-source-maps', join(here, 'workers.js')] : ['--import', 'tsx', 'services/workers/src/main.ts'],
+};
 const config = loadConfigOrExit();
 const logger = createLogger('start', config);
 
@@ -29,9 +41,9 @@ let clean = true;
  * delay (0.5 s doubling to 30 s; back to 0.5 s once a run lasted a minute) — the other process
  * keeps running: a crashed worker must not take the API down with it.
  */
-function run(name: string, entry: string, delayMs = 500) {
+function run(name: keyof typeof entries, delayMs = 500) {
   const startedAt = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, stdio: 'inherit', env: process.env });
+  const child = spawn(process.execPath, entries[name], { cwd: root, stdio: 'inherit', env: process.env });
   children.set(name, child);
   child.on('exit', (code, signal) => {
     children.delete(name);
@@ -43,7 +55,7 @@ function run(name: string, entry: string, delayMs = 500) {
     const next = Date.now() - startedAt > 60_000 ? 500 : Math.min(delayMs * 2, 30_000);
     logger.error({ process: name, code, signal, restart_in_ms: delayMs }, `${name} exited; restarting it`);
     setTimeout(() => {
-      if (!stopping) run(name, entry, next);
+      if (!stopping) run(name, next);
     }, delayMs);
   });
 }
@@ -67,5 +79,5 @@ function stopAll() {
 
 process.on('SIGINT', stopAll);
 process.on('SIGTERM', stopAll);
-run('ingest-api', 'services/ingest-api/src/main.ts');
-run('workers', 'services/workers/src/main.ts');
+run('ingest-api');
+run('workers');
