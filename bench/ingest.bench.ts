@@ -23,7 +23,7 @@ import { createTestDatabase, dropQueuePrefix, testQueuePrefix, testServices } fr
 import { parseArgs, type BenchArgs } from './ingest/args.js';
 import { batchChunks, inventoryBody, inventoryDatasetsJson } from './ingest/data.js';
 import { BenchHttp, mapLimit, type HttpResult } from './ingest/http.js';
-import { Sampler, freePort, round, startService, type Service } from './ingest/processes.js';
+import { Sampler, freePort, prepareServices, round, startService, type Service } from './ingest/processes.js';
 import { profilesIn, summarizeProfile, type ProfileSummary } from './ingest/profile.js';
 import { fmtInt, fmtNum, summary, table } from './ingest/stats.js';
 import { writeResult } from './lib/result.js';
@@ -286,11 +286,11 @@ async function runRound(args: BenchArgs, workerConcurrency: number, logDir: stri
   const roundLogDir = join(logDir, `c${workerConcurrency}`);
   mkdirSync(roundLogDir, { recursive: true });
   const prof = (name: string) => (args.profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(roundLogDir, `prof-${name}`)}`] } : {});
-  const api = startService('api', 'services/ingest-api/src/main.ts', { ...common, PORT: String(port), ZFS_SYNC_HOST: '127.0.0.1', ZFS_SYNC_API_PROCESSES: String(args.apiProcesses) }, { cwd: ROOT, logDir: roundLogDir, ...(args.profile ? prof('api') : { nodeArgs: API_NODE_ARGS }) });
+  const api = startService('api', 'api', { ...common, PORT: String(port), ZFS_SYNC_HOST: '127.0.0.1', ZFS_SYNC_API_PROCESSES: String(args.apiProcesses) }, { cwd: ROOT, logDir: roundLogDir, fromSource: args.fromSource, ...(args.profile ? prof('api') : { nodeArgs: API_NODE_ARGS }) });
   const undoApi = onCleanup('stop api', () => api.stop());
   const workers = Array.from({ length: args.workerProcesses }, (_, i) => {
     const name = i === 0 ? 'worker' : `worker${i + 1}`;
-    return startService(name, 'services/workers/src/main.ts', { ...common, ZFS_SYNC_OPS_PORT: '0', WORKER_PROCESSORS: 'reconcile,recompute-links' }, { cwd: ROOT, logDir: roundLogDir, ...(args.profile ? prof(name) : { nodeArgs: WORKER_NODE_ARGS }) });
+    return startService(name, 'workers', { ...common, ZFS_SYNC_OPS_PORT: '0', WORKER_PROCESSORS: 'reconcile,recompute-links' }, { cwd: ROOT, logDir: roundLogDir, fromSource: args.fromSource, ...(args.profile ? prof(name) : { nodeArgs: WORKER_NODE_ARGS }) });
   });
   const worker = workers[0]!;
   const undoWorker = onCleanup('stop workers', async () => {
@@ -339,8 +339,8 @@ async function runRound(args: BenchArgs, workerConcurrency: number, logDir: stri
   const shape = { datasets: args.datasets, snapshotsPerDataset: args.snapshotsPerDataset };
   const inventoryRows = args.systems * args.datasets * args.snapshotsPerDataset;
 
-  // Warm-up (not measured): one small inventory and one small batch, so tsx compilation, JIT and
-  // connection pools are warm before the clock starts.
+  // Warm-up (not measured): one small inventory and one small batch, so module loading (and tsx
+  // compilation, from source), JIT and connection pools are warm before the clock starts.
   {
     const body = inventoryBody('bench-warmup', 1, inventoryDatasetsJson(1_000_001, { datasets: 2, snapshotsPerDataset: 200 }));
     await runPhase(ctx, {
@@ -517,6 +517,8 @@ async function main() {
   const load = os.loadavg();
   log(`load average ${load.map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores${load[0]! > 0.5 ? ' — other work on this machine will lower the numbers' : ''}`);
   const servers = await serverInfo();
+  await prepareServices(args.fromSource);
+  log(args.fromSource ? 'services: from the TypeScript sources through tsx (--from-source)' : 'services: the compiled bundles in dist/ (built now), as production runs them');
 
   const rounds: Round[] = [];
   for (const c of args.concurrency) {
@@ -563,6 +565,7 @@ async function main() {
       batch: args.skipBatch ? null : { systems: args.batchSystems, rows_per_system: args.batchRowsPerSystem, chunk: args.batchChunk, in_flight: args.batchConcurrency },
       api_processes: args.apiProcesses,
       worker_processes: args.workerProcesses,
+      services: args.fromSource ? 'source (tsx)' : 'compiled (dist/)',
     },
     targets: { new_rows_per_second: TARGET_NEW, unchanged_rows_per_second: TARGET_UNCHANGED, full_size: fullSize, new: verdict(newRate, TARGET_NEW), unchanged: verdict(unchangedRate, TARGET_UNCHANGED), worker_concurrency: best.worker_concurrency },
     rounds,

@@ -24,7 +24,7 @@ import { SyncGroupsRepository, loadGroupContext, recomputeGroupDataset } from '@
 import { DEFAULT_BACKOFF } from '@zfs-sync/domain';
 import { createTestDatabase, dropQueuePrefix, testQueuePrefix, testServices } from '@zfs-sync/testkit';
 import { BenchHttp } from './ingest/http.js';
-import { freePort, startService, type Service } from './ingest/processes.js';
+import { freePort, prepareServices, startService, type Service } from './ingest/processes.js';
 import { fmtNum, summary, table } from './ingest/stats.js';
 import { writeResult } from './lib/result.js';
 
@@ -59,6 +59,7 @@ process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
 async function main() {
   const loadAtStart = os.loadavg().map((l) => Math.round(l * 100) / 100);
+  await prepareServices();
   const { redisUrl } = await testServices();
   const db = await createTestDatabase();
   cleanups.push(() => db.drop());
@@ -80,7 +81,7 @@ async function main() {
     ZFS_SYNC_OPS_PORT: '0',
     ZFS_SYNC_WORKER_CONCURRENCY: '4',
   };
-  const services: Service[] = [startService('api', 'services/ingest-api/src/main.ts', env, { cwd: ROOT, logDir }), startService('workers', 'services/workers/src/main.ts', env, { cwd: ROOT, logDir })];
+  const services: Service[] = [startService('api', 'api', env, { cwd: ROOT, logDir }), startService('workers', 'workers', env, { cwd: ROOT, logDir })];
   cleanups.push(async () => {
     for (const s of services) await s.stop();
   });

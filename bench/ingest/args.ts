@@ -26,6 +26,8 @@ export interface BenchArgs {
   write: boolean;
   /** Run the services under `node --cpu-prof` and print where their CPU time went. */
   profile: boolean;
+  /** Run the services from their TypeScript sources through tsx instead of the compiled dist/ bundles. */
+  fromSource: boolean;
 }
 
 /** Best worker concurrency found on the 2-core reference machine (see the README's performance section). */
@@ -51,7 +53,11 @@ const HELP = `npm run bench:ingest -- [flags]
   --keep                       keep the throwaway database and queue keys
   --no-write                   do not write bench/results/ingest-*.json
   --profile                    run API and worker with --cpu-prof; print their top functions and
-                               modules by self time (profiling slows them down: not for the numbers)
+                               modules by self time (profiling slows them down: not for the numbers;
+                               implies --from-source, so the profile names the source modules)
+  --from-source                run API and worker from the TypeScript sources through tsx (also env
+                               BENCH_FROM_SOURCE=1) instead of the compiled bundles production runs,
+                               which the benchmark builds first (npm run build:server)
 `;
 
 function positiveInt(flag: string, v: string | undefined): number {
@@ -80,6 +86,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     keep: false,
     write: true,
     profile: false,
+    fromSource: env.BENCH_FROM_SOURCE === '1',
   };
   for (let i = 0; i < argv.length; i++) {
     let flag = argv[i]!;
@@ -107,7 +114,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
       case '--timeout-s': a.timeoutS = positiveInt(flag, next()); break;
       case '--keep': a.keep = true; break;
       case '--no-write': a.write = false; break;
-      case '--profile': a.profile = true; break;
+      case '--profile': a.profile = true; a.fromSource = true; break;
+      case '--from-source': a.fromSource = true; break;
       case '-h':
       case '--help':
         process.stdout.write(HELP);

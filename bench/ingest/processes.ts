@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { buildServer, DEFAULT_SERVER_DIST } from '../../infra/scripts/build-server.js';
 
 /** A free TCP port on 127.0.0.1 (the kernel picks it; a tiny race with other processes is accepted). */
 export function freePort(): Promise<number> {
@@ -29,10 +30,43 @@ export interface Service {
 /** Keys of the parent's environment that must not leak into the services. */
 const OWN_KEYS = /^(ZFS_SYNC_|DATABASE_URL$|REDIS_URL$|PORT$|WORKER_PROCESSORS$)/;
 
-/** Start `node --import tsx <entry>` with exactly the given service environment. */
-export function startService(name: string, entry: string, env: Record<string, string>, opts: { cwd: string; logDir: string; nodeArgs?: string[] }): Service {
+/** The services a benchmark starts: their compiled bundle (npm run build:server) and their source. */
+export const SERVICE_ENTRIES = {
+  api: { bundle: join(DEFAULT_SERVER_DIST, 'api.js'), source: 'services/ingest-api/src/main.ts' },
+  workers: { bundle: join(DEFAULT_SERVER_DIST, 'workers.js'), source: 'services/workers/src/main.ts' },
+} as const;
+export type ServiceEntry = keyof typeof SERVICE_ENTRIES;
+
+/**
+ * BENCH_FROM_SOURCE=1 runs the services from their TypeScript sources through tsx (as in
+ * development and the tests). By default they run as production does: the compiled dist/ bundles
+ * with plain node — tsx alone adds ~35 MiB to each process's RSS.
+ */
+export const fromSourceByDefault = (): boolean => process.env.BENCH_FROM_SOURCE === '1';
+
+let built: Promise<unknown> | undefined;
+
+/** Build dist/ once per benchmark process (esbuild: under a second), unless running from source. */
+export async function prepareServices(fromSource = fromSourceByDefault()): Promise<void> {
+  if (fromSource) return;
+  built ??= buildServer();
+  await built;
+}
+
+/** node's arguments for a service: its bundle (prepareServices built it) or its source through tsx. */
+export function serviceArgs(entry: ServiceEntry, fromSource = fromSourceByDefault()): string[] {
+  return fromSource ? ['--import', 'tsx', SERVICE_ENTRIES[entry].source] : ['--enable-source-maps', SERVICE_ENTRIES[entry].bundle];
+}
+
+/**
+ * Start a service (compiled or from source: serviceArgs) with exactly the given service
+ * environment. Compiled, call prepareServices() first.
+ */
+export function startService(name: string, entry: ServiceEntry, env: Record<string, string>, opts: { cwd: string; logDir: string; nodeArgs?: string[]; fromSource?: boolean }): Service {
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !OWN_KEYS.test(k))) as Record<string, string>;
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', entry], {
+  const fromSource = opts.fromSource ?? fromSourceByDefault();
+  if (!fromSource && !built) throw new Error(`startService(${name}): call prepareServices() first (it builds the bundles)`);
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...serviceArgs(entry, fromSource)], {
     cwd: opts.cwd,
     env: { ...baseEnv, NODE_ENV: 'production', ZFS_SYNC_LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

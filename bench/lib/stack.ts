@@ -4,7 +4,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, dropQueuePrefix, testQueuePrefix, testServices, type TestDatabase } from '@zfs-sync/testkit';
 import { BenchHttp } from '../ingest/http.js';
-import { freePort, startService, type Service } from '../ingest/processes.js';
+import { freePort, prepareServices, startService, type Service } from '../ingest/processes.js';
 import { BENCH_ROOT } from './result.js';
 
 export interface BenchStack {
@@ -40,10 +40,12 @@ export function serviceEnv(o: { databaseUrl: string; redisUrl: string; prefix: s
 }
 
 /**
- * The real API and worker processes on a throwaway database (cloned from the migrated test
+ * The real API and worker processes — compiled, as production runs them, or from source with
+ * BENCH_FROM_SOURCE=1 (processes.ts) — on a throwaway database (cloned from the migrated test
  * template) and a queue prefix of their own; `stop()` removes both.
  */
 export async function startBenchStack(opts: BenchStackOptions = {}): Promise<BenchStack> {
+  await prepareServices();
   const { redisUrl } = await testServices();
   const database = await createTestDatabase();
   const prefix = testQueuePrefix();
@@ -53,9 +55,9 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
   const common = { ...serviceEnv({ databaseUrl: database.url, redisUrl, prefix, adminToken }), ...opts.env };
   // BENCH_CPU_PROF=<dir>: run the services under `node --cpu-prof` (profiles in <dir>/api, <dir>/worker).
   const prof = (name: string) => (process.env.BENCH_CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_CPU_PROF, name)}`] } : {});
-  const apis = [startService('api', 'services/ingest-api/src/main.ts', { ...common, PORT: String(port), ZFS_SYNC_HOST: '127.0.0.1', ZFS_SYNC_API_PROCESSES: String(opts.apiProcesses ?? 1) }, { cwd: BENCH_ROOT, logDir, ...prof('api') })];
+  const apis = [startService('api', 'api', { ...common, PORT: String(port), ZFS_SYNC_HOST: '127.0.0.1', ZFS_SYNC_API_PROCESSES: String(opts.apiProcesses ?? 1) }, { cwd: BENCH_ROOT, logDir, ...prof('api') })];
   const workers = Array.from({ length: opts.workerProcesses ?? 1 }, (_, i) =>
-    startService(i ? `worker${i + 1}` : 'worker', 'services/workers/src/main.ts', { ...common, ZFS_SYNC_OPS_PORT: '0', ...(opts.processors ? { WORKER_PROCESSORS: opts.processors } : {}) }, { cwd: BENCH_ROOT, logDir, ...prof('worker') }),
+    startService(i ? `worker${i + 1}` : 'worker', 'workers', { ...common, ZFS_SYNC_OPS_PORT: '0', ...(opts.processors ? { WORKER_PROCESSORS: opts.processors } : {}) }, { cwd: BENCH_ROOT, logDir, ...prof('worker') }),
   );
   const http = new BenchHttp(new URL(`http://127.0.0.1:${port}/api/v1`), 64);
   let stopped = false;
