@@ -4,6 +4,7 @@ import { Ajv } from 'ajv';
 import { CONFIG_KEYS } from '@zfs-sync/config';
 import { PROCESSORS } from '@zfs-sync/workers';
 import { interpolate, mergeCompose, readCompose, readComposeRaw, readEnvFile, toPlain, variables } from './compose-files.js';
+import { SERVER_ENTRIES } from '../scripts/build-server.js';
 import { repoPath, repoRoot } from './tools.js';
 
 /*
@@ -63,7 +64,11 @@ test('every file and directory the compose files reference exists', (t) => {
         const path = typeof f === 'string' ? f : f.path;
         if (typeof f === 'string' || f.required !== false) t.true(existsSync(repoPath(path)), `${name} ${svcName}: env_file ${path}`);
       }
-      if (isZfsSync(svc)) t.true(existsSync(repoPath(svc.command[0])), `${name} ${svcName}: entry point ${svc.command[0]}`);
+      if (isZfsSync(svc)) {
+        // The image runs the compiled entry points (npm run build:server): dist/<name>.js.
+        const entry = SERVER_ENTRIES[/^dist\/(.+)\.js$/.exec(svc.command[0])?.[1] ?? ''];
+        t.true(entry !== undefined && existsSync(repoPath(entry.source)), `${name} ${svcName}: entry point ${svc.command[0]} is built by build:server`);
+      }
       for (const dep of Object.keys(Array.isArray(svc.depends_on) ? Object.fromEntries(svc.depends_on.map((d: string) => [d, 1])) : (svc.depends_on ?? {}))) {
         t.truthy(doc.services[dep], `${name} ${svcName}: depends_on ${dep}`);
       }
@@ -78,9 +83,9 @@ test('zfs-sync services: one image, known environment variables only, ports and 
     t.is(new Set(services.map(([, s]) => s.image)).size, 1, `${name}: one image for every process`);
     for (const [svcName, svc] of services) {
       for (const key of Object.keys(svc.environment ?? {})) t.true(KNOWN_ENV.has(key), `${name} ${svcName}: ${key} is not a configuration variable (libs/config)`);
-      const api = svc.command[0] === 'services/ingest-api/src/main.ts';
+      const api = svc.command[0] === 'dist/api.js';
       const listens = api ? (svc.environment?.PORT ?? '8000') : svc.environment?.ZFS_SYNC_OPS_PORT;
-      if (svc.command[0] !== 'libs/db/src/migrate.cli.ts') {
+      if (svc.command[0] !== 'dist/migrate.js') {
         t.truthy(listens, `${name} ${svcName}: its port is set`);
         t.true(exposed.includes(String(listens)), `${svcName}: port ${listens} is EXPOSEd by the image`);
         const probe = (svc.healthcheck?.test ?? []).join(' ');
@@ -94,7 +99,7 @@ test('zfs-sync services: one image, known environment variables only, ports and 
 test('worker processes: known processors, and exactly one fleet-metrics exporter', (t) => {
   const known = new Set(PROCESSORS.map((p) => p.name));
   for (const [name, doc] of Object.entries(deployments)) {
-    const workers = zfsSyncServices(doc).filter(([, s]) => s.command[0] === 'services/workers/src/main.ts');
+    const workers = zfsSyncServices(doc).filter(([, s]) => s.command[0] === 'dist/workers.js');
     const selections = workers.map(([svcName, s]) => [svcName, String(s.environment?.WORKER_PROCESSORS ?? '').split(',').map((x) => x.trim()).filter(Boolean)] as const);
     for (const [svcName, names] of selections) for (const n of names) t.true(known.has(n.replace(/^-/, '')), `${name} ${svcName}: processor ${n}`);
     const runsExporter = selections.filter(([, names]) => (names.length === 0 ? true : names.some((n) => n.startsWith('-')) ? !names.includes('-fleet-metrics') : names.includes('fleet-metrics')));

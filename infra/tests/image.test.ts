@@ -6,13 +6,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import dockerignoreModule from '@balena/dockerignore';
 import { createTestEnvironment, type TestEnvironment } from '@zfs-sync/testkit/stack';
+import { buildServer } from '../scripts/build-server.js';
 import { repoPath, repoRoot, run } from './tools.js';
 
 /*
  * The production image, checked without a Docker engine: its Dockerfile's promises, the files its
  * build context and COPY lines put into it (.dockerignore applied by the same library Docker's
- * tooling uses), and a real `npm ci --omit=dev` of its manifests — then the API, the workers and
- * the migration are started from that pruned copy, as the image would run them.
+ * tooling uses), and a real `npm ci --omit=dev` of its manifests — then the compiled entry points
+ * (npm run build:server, as the build stage runs it) are copied in and the API, the workers and
+ * the migration are started from that pruned copy with plain node, as the image would run them.
  */
 
 const dockerfile = readFileSync(repoPath('infra/docker/Dockerfile'), 'utf8');
@@ -33,7 +35,11 @@ test('the runtime stage: production dependencies only, non-root, HEALTHCHECK, ve
   t.true(runtime.some((l) => l.startsWith('HEALTHCHECK ') && l.includes('/api/v1/health/live')));
   t.regex(runtime.find((l) => l.startsWith('LABEL ')) ?? '', /org\.opencontainers\.image\.version="\$\{VERSION\}"/);
   t.is(/^ARG VERSION=(\S+)$/m.exec(dockerfile)?.[1], rootPackage.version, 'ARG VERSION default = package.json version');
-  t.regex(runtime.find((l) => l.startsWith('ENTRYPOINT')) ?? '', /"node", "--import", "tsx"/);
+  // Compiled JavaScript with plain node: no tsx at run time, stack traces through the source maps.
+  t.is(runtime.find((l) => l.startsWith('ENTRYPOINT')), 'ENTRYPOINT ["node", "--enable-source-maps"]');
+  t.is(runtime.find((l) => l.startsWith('CMD')), 'CMD ["dist/api.js"]');
+  t.true(stage('build').includes('RUN npm run build:server'), 'the build stage compiles the server');
+  t.true(runtime.includes('COPY --from=build /app/dist dist'), 'the runtime stage takes its code from the build stage');
 });
 
 /** Every file of the working tree that is not ignored by git. */
@@ -60,10 +66,13 @@ function copySources(): string[] {
   return runtime.filter((l) => l.startsWith('COPY ') && !l.startsWith('COPY --from')).flatMap((l) => l.split(/\s+/).slice(1, -1));
 }
 
-test('no test file, harness, fixture or testkit source is copied into the image', (t) => {
+test('no source, test file, harness, fixture or testkit source is copied into the image', (t) => {
   const files = imageFiles();
-  t.deepEqual(copySources().sort(), ['config/*.example', 'infra/scripts', 'libs', 'services', 'tsconfig.base.json', 'tsconfig.json'].sort());
-  t.true(files.includes('services/ingest-api/src/main.ts') && files.includes('services/workers/src/main.ts') && files.includes('libs/db/src/migrate.cli.ts'));
+  // The code arrives compiled from the build stage (its own checks: server-bundle.test.ts); from the
+  // build context only the manifests and the configuration examples.
+  t.deepEqual(copySources(), ['config/*.example']);
+  t.true(files.includes('package.json') && files.includes('libs/db/package.json') && files.includes('config/zfs_sync.yaml.example'));
+  t.deepEqual(files.filter((f) => f.endsWith('.ts')), []);
   const testish = files.filter((f) => /\.test\.ts$|(^|\/)testing\/|test-fixtures|^libs\/testkit\/src\//.test(f));
   t.deepEqual(testish, []);
 });
@@ -72,6 +81,7 @@ test('no test file, harness, fixture or testkit source is copied into the image'
 
 let env: TestEnvironment;
 let image: string;
+let bundleDir: string;
 let installed: string[];
 
 test.before(async () => {
@@ -86,9 +96,15 @@ test.before(async () => {
   const ci = run('nice', ['-n', '15', 'npm', 'ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: image });
   if (ci.status !== 0) throw new Error(`npm ci --omit=dev failed:\n${ci.stdout}\n${ci.stderr}`);
   installed = listPackages(join(image, 'node_modules'));
+  // The build stage's dist/ (built inside the repository, where esbuild and the sources are).
+  mkdirSync(join(repoRoot, 'dist'), { recursive: true });
+  bundleDir = mkdtempSync(join(repoRoot, 'dist', '.test-image-'));
+  await buildServer(bundleDir);
+  cpSync(bundleDir, join(image, 'dist'), { recursive: true });
 });
 test.after.always(async () => {
   if (image) rmSync(image, { recursive: true, force: true });
+  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
   await env?.teardown();
 });
 
@@ -109,8 +125,8 @@ function listPackages(dir: string, out: string[] = []): string[] {
 
 test('npm ci --omit=dev installs no test package', (t) => {
   const names = new Set(installed);
-  t.true(names.has('express') && names.has('bullmq') && names.has('tsx'), 'runtime packages are there');
-  for (const pkg of ['testcontainers', '@testcontainers/postgresql', '@testcontainers/redis', 'dockerode', 'docker-modem', 'ssh2', 'ava', 'fast-check', 'autocannon', 'playwright-core', 'json-schema-to-ts', '@balena/dockerignore']) {
+  t.true(names.has('express') && names.has('bullmq') && names.has('swagger-ui-dist'), 'runtime packages are there');
+  for (const pkg of ['tsx', 'esbuild', 'testcontainers', '@testcontainers/postgresql', '@testcontainers/redis', 'dockerode', 'docker-modem', 'ssh2', 'ava', 'fast-check', 'autocannon', 'playwright-core', 'json-schema-to-ts', '@balena/dockerignore']) {
     t.false(names.has(pkg), `${pkg} is installed in production`);
   }
   // And generally: a package only ever declared as a devDependency stays out.
@@ -123,17 +139,16 @@ test('npm ci --omit=dev installs no test package', (t) => {
   // Every package the lock file reaches only through devDependencies stays out. (typescript is
   // installed all the same, and is not a test package: Bull Board's valibot names it an optional
   // peer, so the lock marks it devOptional; nothing loads it at run time. @types/node comes with
-  // @mikro-orm/migrations' dependencies. esbuild, declared for `npm run build:agent`, is also
-  // what tsx — a runtime dependency — runs on.)
+  // @mikro-orm/migrations' dependencies.)
   const lock = JSON.parse(readFileSync(join(image, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
   const devPaths = Object.entries(lock.packages).filter(([, v]) => v.dev).map(([k]) => k);
-  t.true(devOnly.filter((d) => !['typescript', '@types/node', 'esbuild'].includes(d)).every((d) => devPaths.includes(`node_modules/${d}`)), 'dev-only declarations are dev in the lock file');
+  t.true(devOnly.filter((d) => !['typescript', '@types/node'].includes(d)).every((d) => devPaths.includes(`node_modules/${d}`)), 'dev-only declarations are dev in the lock file');
   t.deepEqual(devPaths.filter((p) => existsSync(join(image, p))), [], 'packages npm marks dev that are installed');
 });
 
 function start(entry: string, extraEnv: Record<string, string>, ready: RegExp): Promise<{ output: () => string; stop: () => Promise<number | null>; match: RegExpMatchArray }> {
-  // No npm_package_version and no dev tools: the environment of `docker run`.
-  const child = spawn('nice', ['-n', '10', process.execPath, '--import', 'tsx', entry], {
+  // No npm_package_version and no dev tools: the environment of `docker run` (ENTRYPOINT + CMD).
+  const child = spawn('nice', ['-n', '10', process.execPath, '--enable-source-maps', entry], {
     cwd: image,
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', DATABASE_URL: env.db.url, REDIS_URL: env.redisUrl, ZFS_SYNC_QUEUE_PREFIX: env.prefix, ZFS_SYNC_LOG_FORMAT: 'json', ZFS_SYNC_ADMIN_TOKEN: 'zs_admin_image-test-token-0000000000000000000000', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -167,10 +182,10 @@ function fetchOnce(url: string): Promise<{ status: number; text: string }> {
 }
 
 test.serial('from the pruned copy: migrate, the API (health with the package version, /metrics, /docs assets) and the workers start', async (t) => {
-  const migrate = run(process.execPath, ['--import', 'tsx', 'libs/db/src/migrate.cli.ts'], { cwd: image });
+  const migrate = run(process.execPath, ['--enable-source-maps', 'dist/migrate.js'], { cwd: image });
   t.is(migrate.status, 0, migrate.stdout + migrate.stderr);
 
-  const api = await start('services/ingest-api/src/main.ts', { PORT: '0', ZFS_SYNC_HOST: '127.0.0.1' }, /"port":(\d+)/);
+  const api = await start('dist/api.js', { PORT: '0', ZFS_SYNC_HOST: '127.0.0.1' }, /"port":(\d+)/);
   try {
     const base = `http://127.0.0.1:${api.match[1]}`;
     const health = JSON.parse((await fetchOnce(`${base}/api/v1/health`)).text) as { version: string };
@@ -181,6 +196,6 @@ test.serial('from the pruned copy: migrate, the API (health with the package ver
   } finally {
     t.is(await api.stop(), 0, api.output());
   }
-  const workers = await start('services/workers/src/main.ts', { ZFS_SYNC_OPS_PORT: '0' }, /workers ready/);
+  const workers = await start('dist/workers.js', { ZFS_SYNC_OPS_PORT: '0' }, /workers ready/);
   t.is(await workers.stop(), 0, workers.output());
 });

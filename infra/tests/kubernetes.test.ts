@@ -8,6 +8,7 @@ import { CONFIG_KEYS } from '@zfs-sync/config';
 import { QUEUE_NAMES } from '@zfs-sync/contracts';
 import { PROCESSORS } from '@zfs-sync/workers';
 import { KINDS, schemaFile } from '../schemas/kubernetes/vendor.js';
+import { SERVER_ENTRIES } from '../scripts/build-server.js';
 import { repoPath, repoRoot, run } from './tools.js';
 
 /*
@@ -131,7 +132,9 @@ test('one image for every process; settings only from the ConfigMap, the Secret 
   for (const o of [...all('Deployment'), ...all('Job')]) {
     for (const c of containers(o)) {
       images.add(c.image);
-      t.true(existsSync(repoPath(c.args[0])), `${o.metadata.name}: entry point ${c.args[0]}`);
+      // The image runs the compiled entry points (npm run build:server): dist/<name>.js.
+      const entry = SERVER_ENTRIES[/^dist\/(.+)\.js$/.exec(c.args[0])?.[1] ?? ''];
+      t.true(entry !== undefined && existsSync(repoPath(entry.source)), `${o.metadata.name}: entry point ${c.args[0]} is built by build:server`);
       t.deepEqual(c.envFrom, [{ configMapRef: { name: 'zfs-sync-config' } }, { secretRef: { name: 'zfs-sync-secrets' } }], `${o.metadata.name}: envFrom`);
       for (const e of c.env ?? []) t.true(KNOWN_ENV.has(e.name), `${o.metadata.name}: ${e.name}`);
     }
@@ -140,7 +143,7 @@ test('one image for every process; settings only from the ConfigMap, the Secret 
   t.is(images.size, 1, 'the API, every worker and the migration run the same image');
 });
 
-const workerDeployments = () => all('Deployment').filter((d) => containers(d)[0].args[0] === 'services/workers/src/main.ts');
+const workerDeployments = () => all('Deployment').filter((d) => containers(d)[0].args[0] === 'dist/workers.js');
 const processorOf = (d: K8sObject) => containers(d)[0].env.find((e: { name: string }) => e.name === 'WORKER_PROCESSORS')?.value as string;
 
 test('one worker Deployment per processor; autoscaled ones have a KEDA ScaledObject on real queues; singletons stay single', (t) => {
@@ -172,7 +175,7 @@ test('probes: liveness from the process alone, readiness from its dependencies; 
   const config = named('ConfigMap', 'zfs-sync-config')!.data!;
   for (const d of all('Deployment')) {
     const c = containers(d)[0];
-    const api = c.args[0] === 'services/ingest-api/src/main.ts';
+    const api = c.args[0] === 'dist/api.js';
     t.is(c.livenessProbe.httpGet.path, api ? '/api/v1/health/live' : '/healthz', `${d.metadata.name}: liveness`);
     t.is(c.readinessProbe.httpGet.path, api ? '/api/v1/health/ready' : '/readyz', `${d.metadata.name}: readiness`);
     const port = c.ports.find((p: { name: string }) => p.name === c.livenessProbe.httpGet.port);
