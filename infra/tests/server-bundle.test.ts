@@ -101,12 +101,16 @@ test('dist/api.js and dist/workers.js apply the heap settings before any package
 });
 
 test('stack traces name the TypeScript sources (source maps)', (t) => {
-  const chunk = readdirSync(join(outdir, 'chunks')).find((f) => f.endsWith('.js') && /export \{[^}]*\bloadConfig\b/.test(readFileSync(join(outdir, 'chunks', f), 'utf8')));
-  t.truthy(chunk, 'a chunk exports loadConfig');
-  const script = `const { loadConfig } = await import(${JSON.stringify(join(outdir, 'chunks', chunk!))}); try { loadConfig({ env: { PORT: 'not-a-port' }, cwd: '/nonexistent' }); } catch (err) { console.log(err.stack); }`;
+  const chunk = readdirSync(join(outdir, 'chunks')).find((f) => f.endsWith('.js') && /export \{[^}]*\bloadConfigOrExit\b/.test(readFileSync(join(outdir, 'chunks', f), 'utf8')));
+  t.truthy(chunk, 'a chunk exports loadConfigOrExit');
+  // A working directory that is not a string: node:path throws inside loadConfig, and the error is
+  // not a ConfigError, so it propagates with its stack.
+  const script = `const { loadConfigOrExit } = await import(${JSON.stringify(join(outdir, 'chunks', chunk!))}); try { loadConfigOrExit({ env: {}, cwd: 42 }); } catch (err) { console.log(err.stack); }`;
   const r = spawnSync(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], { cwd: repoRoot, encoding: 'utf8' });
-  t.regex(r.stdout, /ConfigError: config: port/);
-  t.regex(r.stdout, /at loadConfig \(.*libs\/config\/src\/config\.ts:\d+:\d+\)/, r.stdout + r.stderr);
+  t.regex(r.stdout, /ERR_INVALID_ARG_TYPE/, r.stdout + r.stderr);
+  t.regex(r.stdout, /at loadConfig \(\S*\/libs\/config\/src\/config\.ts:\d+:\d+\)/, r.stdout + r.stderr);
+  t.regex(r.stdout, /at loadConfigOrExit \(\S*\/libs\/config\/src\/config\.ts:\d+:\d+\)/);
+  t.notRegex(r.stdout, /chunks\//, 'no frame points into the bundle');
 });
 
 test.serial('dist/api.js answers /health/live with the package version; dist/workers.js becomes ready', async (t) => {
