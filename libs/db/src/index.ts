@@ -6,7 +6,6 @@ export * from './ensure-database.js';
 export * from './database-url.js';
 export * from './pg-pool.js';
 export * from './repositories/systems.repository.js';
-export { MIGRATIONS } from './migrations/index.js';
 export * from './inventory/apply-report.js';
 export * from './inventory/copy-text.js';
 export * from './repositories/snapshot-queries.js';

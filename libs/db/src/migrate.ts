@@ -14,7 +14,9 @@ export async function migrate(databaseUrl: string, logger?: Logger): Promise<str
   await lock.connect();
   try {
     await lock.query(`select pg_advisory_lock(hashtext('zfs-sync:migrate'))`);
-    const orm = await createOrm({ databaseUrl, poolMax: 1, ...(logger ? { logger } : {}) });
+    // Loaded here, not with the ORM: the long-running processes never migrate (orm.ts).
+    const [{ Migrator }, { MIGRATIONS }] = await Promise.all([import('@mikro-orm/migrations'), import('./migrations/index.js')]);
+    const orm = await createOrm({ databaseUrl, poolMax: 1, migrations: { migrator: Migrator, list: MIGRATIONS }, ...(logger ? { logger } : {}) });
     try {
       const done = await orm.getMigrator().up();
       return done.map((m) => m.name);

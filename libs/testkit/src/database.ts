@@ -1,5 +1,6 @@
 import { randomBytes, createHash } from 'node:crypto';
-import { MIGRATIONS, describeDatabaseUrl, migrate, quoteIdent } from '@zfs-sync/db';
+import { describeDatabaseUrl, migrate, quoteIdent } from '@zfs-sync/db';
+import { MIGRATIONS } from '@zfs-sync/db/migrations';
 import { pgQuery, testServices } from './services.js';
 
 /**

@@ -12,7 +12,9 @@ import { Migration20261213000001Webhooks } from './Migration20261213000001_webho
 
 /**
  * Every migration, in order. Listed explicitly so they run the same from TypeScript sources
- * (tsx) and from compiled code, without a file glob.
+ * (tsx) and from compiled code, without a file glob. Not exported by `@zfs-sync/db` itself
+ * (`@zfs-sync/db/migrations`; migrate() imports it when it runs): the migrations import
+ * `@mikro-orm/migrations`, which the long-running processes need not load.
  */
 export const MIGRATIONS = [
   { name: 'Migration20261126000001_foundation', class: Migration20261126000001Foundation },

@@ -1,6 +1,3 @@
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { QUEUE_NAMES } from '@zfs-sync/contracts';
 import type { Producer } from '@zfs-sync/queue';
@@ -50,12 +47,21 @@ export function requireAdminBasic(adminTokenHash: string): RequestHandler {
  */
 export function bullBoardRouter(producer: Producer, opts: { readOnly: boolean }): RequestHandler {
   // Built on the first authenticated request: an API replica nobody opens the board on keeps no
-  // extra queue connections.
-  let router: RequestHandler | undefined;
-  return (req, res, next) => (router ??= buildBoard(producer, opts))(req, res, next);
+  // extra queue connections, and does not even load Bull Board (with its UI's server side and
+  // validation library, ~3 MiB of heap in every API process).
+  let router: Promise<RequestHandler> | undefined;
+  return (req, res, next) => {
+    // A failed load is tried again on the next request rather than remembered.
+    router ??= buildBoard(producer, opts).catch((err: unknown) => {
+      router = undefined;
+      throw err;
+    });
+    router.then((r) => r(req, res, next), next);
+  };
 }
 
-function buildBoard(producer: Producer, opts: { readOnly: boolean }): RequestHandler {
+async function buildBoard(producer: Producer, opts: { readOnly: boolean }): Promise<RequestHandler> {
+  const [{ createBullBoard }, { BullMQAdapter }, { ExpressAdapter }] = await Promise.all([import('@bull-board/api'), import('@bull-board/api/bullMQAdapter'), import('@bull-board/express')]);
   const server = new ExpressAdapter();
   server.setBasePath(BULL_BOARD_PATH);
   createBullBoard({
