@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { EventEnvelope } from '@zfs-sync/contracts';
 import { eventStreamKey } from './keys.js';
+import { LuaScript } from './lua.js';
 
 /** An event as the relay writes it to the stream: its envelope and its log position. */
 export interface StreamedEvent {
@@ -16,7 +17,7 @@ export interface StreamedEvent {
  * The marks live in a hash (`<stream>:relaying`, id → seq) only until the relay's commit:
  * `forgetRelayed` drops them afterwards.
  */
-const RELAY_ONCE = `
+const RELAY_ONCE = new LuaScript(`
 local out = {}
 for i = 2, #ARGV, 3 do
   local id, seq, ev = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -29,7 +30,7 @@ for i = 2, #ARGV, 3 do
     out[#out + 1] = seq
   end
 end
-return out`;
+return out`);
 
 export const relayMarksKey = (prefix: string) => `${eventStreamKey(prefix)}:relaying`;
 
@@ -38,7 +39,7 @@ export async function appendToEventStreamOnce(redis: Redis, prefix: string, even
   if (events.length === 0) return [];
   const args: string[] = [String(maxLength)];
   for (const e of events) args.push(e.envelope.id, e.seq, JSON.stringify(e.envelope));
-  const out = (await redis.eval(RELAY_ONCE, 2, eventStreamKey(prefix), relayMarksKey(prefix), ...args)) as string[];
+  const out = (await RELAY_ONCE.run(redis, [eventStreamKey(prefix), relayMarksKey(prefix)], args)) as string[];
   return out.map(String);
 }
 

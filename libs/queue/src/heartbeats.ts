@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { heartbeatFlushedKey, heartbeatMetaKey, lastSeenKey } from './keys.js';
+import { LuaScript } from './lua.js';
 import { RATE_LIMIT_LUA, decision, type RateDecision, type RateLimit } from './rate-limit.js';
 
 /**
@@ -13,7 +14,7 @@ import { RATE_LIMIT_LUA, decision, type RateDecision, type RateLimit } from './r
  * sweep; bringing it back online is a transition, written through at once with its event) and the
  * hash of the metadata last written through (changed metadata is written through too).
  */
-const RECORD = `
+const RECORD_SOURCE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local prev = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -23,13 +24,13 @@ return {tostring(now), prev or '', meta or ''}
 `;
 
 /** Read every heartbeat newer than ARGV[1] (ms) and the Redis time of the read, atomically. */
-const READ_SINCE = `
+const READ_SINCE = new LuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local since = redis.call('GET', KEYS[2]) or '0'
 local entries = redis.call('ZRANGE', KEYS[1], tostring(tonumber(since) - tonumber(ARGV[1])), '+inf', 'BYSCORE', 'WITHSCORES')
 return {tostring(now), entries}
-`;
+`);
 
 export interface RecordedHeartbeat {
   /** This heartbeat, ms (Redis clock). */
@@ -41,9 +42,10 @@ export interface RecordedHeartbeat {
 }
 
 /** The same, counting the heartbeat against the caller's rate limit first (KEYS[3]); over it, nothing is recorded. */
-const RECORD_LIMITED = `${RATE_LIMIT_LUA(3, 2)}
+const RECORD_LIMITED = new LuaScript(`${RATE_LIMIT_LUA(3, 2)}
 if not rl_ok then return {'', '', '', rl_count, rl_left, 0} end
-${RECORD.replace('return {tostring(now), prev or \'\', meta or \'\'}', "return {tostring(now), prev or '', meta or '', rl_count, rl_left, 1}")}`;
+${RECORD_SOURCE.replace('return {tostring(now), prev or \'\', meta or \'\'}', "return {tostring(now), prev or '', meta or '', rl_count, rl_left, 1}")}`);
+const RECORD = new LuaScript(RECORD_SOURCE);
 
 /**
  * Record a heartbeat, in one round trip. With `limit`, the heartbeat is first counted against the
@@ -53,12 +55,12 @@ export async function recordHeartbeat(redis: Redis, prefix: string, systemId: st
 export async function recordHeartbeat(redis: Redis, prefix: string, systemId: string, limit: RateLimit): Promise<RecordedHeartbeat | { limited: RateDecision & { allowed: false } }>;
 export async function recordHeartbeat(redis: Redis, prefix: string, systemId: string, limit?: RateLimit): Promise<RecordedHeartbeat | { limited: RateDecision & { allowed: false } }> {
   if (limit) {
-    const [at, prev, meta, count, left, ok] = (await redis.eval(RECORD_LIMITED, 3, lastSeenKey(prefix), heartbeatMetaKey(prefix), limit.key, systemId, String(limit.limit), String(limit.windowMs))) as [string, string, string, number, number, number];
+    const [at, prev, meta, count, left, ok] = (await RECORD_LIMITED.run(redis, [lastSeenKey(prefix), heartbeatMetaKey(prefix), limit.key], [systemId, String(limit.limit), String(limit.windowMs)])) as [string, string, string, number, number, number];
     const d = decision(count, left, ok);
     if (!d.allowed) return { limited: d };
     return { at: Number(at), previous: prev === '' ? null : Number(prev), metaHash: meta === '' ? null : meta };
   }
-  const [at, prev, meta] = (await redis.eval(RECORD, 2, lastSeenKey(prefix), heartbeatMetaKey(prefix), systemId)) as [string, string, string];
+  const [at, prev, meta] = (await RECORD.run(redis, [lastSeenKey(prefix), heartbeatMetaKey(prefix)], [systemId])) as [string, string, string];
   return { at: Number(at), previous: prev === '' ? null : Number(prev), metaHash: meta === '' ? null : meta };
 }
 
@@ -84,7 +86,7 @@ export async function lastSeenOf(redis: Redis, prefix: string, systemIds: string
  * against this time, never a later one, so a heartbeat it has not seen cannot be judged missing.
  */
 export async function heartbeatsSinceLastFlush(redis: Redis, prefix: string, overlapMs: number): Promise<{ readAt: number; entries: Array<{ systemId: string; at: number }> }> {
-  const [now, flat] = (await redis.eval(READ_SINCE, 2, lastSeenKey(prefix), heartbeatFlushedKey(prefix), String(overlapMs))) as [string, string[]];
+  const [now, flat] = (await READ_SINCE.run(redis, [lastSeenKey(prefix), heartbeatFlushedKey(prefix)], [String(overlapMs)])) as [string, string[]];
   const entries: Array<{ systemId: string; at: number }> = [];
   for (let i = 0; i < flat.length; i += 2) entries.push({ systemId: flat[i]!, at: Number(flat[i + 1]) });
   return { readAt: Number(now), entries };

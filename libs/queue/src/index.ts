@@ -6,3 +6,4 @@ export * from './keys.js';
 export * from './heartbeats.js';
 export * from './events-stream.js';
 export * from './rate-limit.js';
+export * from './lua.js';

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { LuaScript } from './lua.js';
 
 /**
  * A fixed-window rate limit kept in Redis, so every API replica counts against the same number:
@@ -32,8 +33,8 @@ local rl_left = (rl_index + 1) * rl_window - rl_now
 local rl_ok = rl_count <= tonumber(ARGV[${argIndex}])
 `;
 
-const TAKE = `${RATE_LIMIT_LUA(1, 1)}
-return {rl_count, rl_left, rl_ok and 1 or 0}`;
+const TAKE = new LuaScript(`${RATE_LIMIT_LUA(1, 1)}
+return {rl_count, rl_left, rl_ok and 1 or 0}`);
 
 export function decision(count: number, leftMs: number, ok: number | boolean): RateDecision {
   return ok ? { allowed: true, count } : { allowed: false, count, retryAfterMs: Math.max(1, leftMs) };
@@ -41,6 +42,6 @@ export function decision(count: number, leftMs: number, ok: number | boolean): R
 
 /** Count one request against `limit`; Redis errors propagate (the caller decides to fail open). */
 export async function takeRateLimit(redis: Redis, limit: RateLimit): Promise<RateDecision> {
-  const [count, left, ok] = (await redis.eval(TAKE, 1, limit.key, String(limit.limit), String(limit.windowMs))) as [number, number, number];
+  const [count, left, ok] = (await TAKE.run(redis, [limit.key], [String(limit.limit), String(limit.windowMs)])) as [number, number, number];
   return decision(count, left, ok);
 }

@@ -18,6 +18,7 @@ import { eventRoutes } from './routes/events.routes.js';
 import { fleetRoutes } from './routes/fleet.routes.js';
 import { linkViewRoutes } from './routes/link-views.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
+import { heartbeatLane, isHeartbeatPath } from './routes/heartbeat.js';
 import { inventoryRoutes } from './routes/inventory.routes.js';
 import { snapshotReadRoutes } from './routes/snapshot-read.routes.js';
 import { syncRoutes } from './routes/sync.routes.js';
@@ -41,9 +42,19 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   // client's as forwarded by the proxies configured as trusted.
   if (deps.config.trustProxy !== null) app.set('trust proxy', /^\d+$/.test(deps.config.trustProxy) ? Number(deps.config.trustProxy) : deps.config.trustProxy.split(',').map((s) => s.trim()));
   app.use(bodyIdleTimeout(deps.config.idleTimeoutMs));
-  app.use(...requestContext(deps.logger, { quietPrefix: `${API_PREFIX}/health` }));
+  app.use(...requestContext(deps.logger, { quietPrefix: `${API_PREFIX}/health`, routine: (req) => req.method === 'POST' && isHeartbeatPath(req.url) }));
   app.use(httpMetrics(deps.metrics));
   if (options.onResponseViolation) app.use(checkResponses(options.onResponseViolation));
+  const limiter = new RateLimiter({
+    redis: deps.redis,
+    prefix: deps.config.queuePrefix,
+    perMinute: deps.config.rateLimitPerMinute,
+    adminPerMinute: deps.config.rateLimitAdminPerMinute,
+    failedAuthPerMinute: deps.config.rateLimitFailedAuthPerMinute,
+    logger: deps.logger,
+  });
+  // The fleet's most frequent request, answered before the router when it has its usual shape.
+  app.use(heartbeatLane(deps, limiter));
 
   // Operations: Prometheus, the API documentation, the queue board (admin only).
   app.get('/metrics', metricsEndpoint(deps.metrics.registry, deps.config.metricsToken));
@@ -62,14 +73,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
       enrollmentTokenHash: deps.config.enrollmentToken ? hashKey(deps.config.enrollmentToken) : null,
       viewerTokenHash: deps.config.viewerToken ? hashKey(deps.config.viewerToken) : null,
       systems: deps.keyCache,
-      limiter: new RateLimiter({
-        redis: deps.redis,
-        prefix: deps.config.queuePrefix,
-        perMinute: deps.config.rateLimitPerMinute,
-        adminPerMinute: deps.config.rateLimitAdminPerMinute,
-        failedAuthPerMinute: deps.config.rateLimitFailedAuthPerMinute,
-        logger: deps.logger,
-      }),
+      limiter,
     }),
   );
   api.use(systemsRoutes(deps));

@@ -46,6 +46,12 @@ export class KeyCache implements KeyLookup {
     this.subscriber = sub;
   }
 
+  /** The cached entry of a key, without looking further (null: not cached here, or its time is up). */
+  peek(keyHash: string): { systemId: string; keyId: string; expiresAt: Date | null } | null {
+    const hit = this.entries.get(keyHash);
+    return hit && hit.until > Date.now() ? { systemId: hit.systemId, keyId: hit.keyId, expiresAt: hit.expiresAt } : null;
+  }
+
   async findByKeyHash(keyHash: string): Promise<{ systemId: string; keyId: string; expiresAt: Date | null } | null> {
     const now = Date.now();
     const hit = this.entries.get(keyHash);

@@ -46,6 +46,7 @@ export class HttpProblem extends Error {
 
 export const badRequest = (detail: string, ext?: Record<string, unknown>) => new HttpProblem(400, 'bad-request', detail, ext);
 export const validationProblem = (e: FieldError, status = 400) => new HttpProblem(status, 'validation-error', e.detail, { field: e.field, pointer: e.pointer });
+export const invalidJson = () => new HttpProblem(400, 'invalid-json', 'the request body is not valid JSON');
 export const unauthorized = (detail = 'a credential is required: send the host key or admin token in X-API-Key, or Authorization: Bearer') => new HttpProblem(401, 'unauthorized', detail);
 export const forbidden = (detail: string) => new HttpProblem(403, 'forbidden', detail);
 export const notFound = (detail: string) => new HttpProblem(404, 'not-found', detail);
@@ -68,7 +69,7 @@ function fromParserError(err: { type?: string; status?: number; statusCode?: num
     case 'entity.too.large':
       return new HttpProblem(413, 'body-too-large', `the request body is larger than this route accepts (${err.limit} bytes)`);
     case 'entity.parse.failed':
-      return new HttpProblem(400, 'invalid-json', 'the request body is not valid JSON');
+      return invalidJson();
     case 'encoding.unsupported':
       return new HttpProblem(415, 'unsupported-media-type', 'unsupported Content-Encoding; send the body uncompressed or as gzip, deflate or br', { field: 'Content-Encoding' });
     case 'charset.unsupported':

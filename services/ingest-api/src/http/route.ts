@@ -13,12 +13,17 @@ export interface RouteTag extends RequestHandler {
 export function routeTag(spec: RouteSpec): RouteTag {
   const template = `${API_PREFIX}${expressPath(spec.path)}`;
   const tag = ((_req: Request, res: Response, next: NextFunction) => {
-    res.locals.route = spec;
-    res.locals.routeTemplate = template;
+    markRoute(res, spec, template);
     next();
   }) as RouteTag;
   tag.routeSpec = spec;
   return tag;
+}
+
+/** Which documented route answers this request (read by the metrics, the response check and bodyParser). */
+export function markRoute(res: Response, spec: RouteSpec, template: string): void {
+  res.locals.route = spec;
+  res.locals.routeTemplate = template;
 }
 
 /**

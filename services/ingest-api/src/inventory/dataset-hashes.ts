@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { datasetContentHash, type ReconcileDataset, type UnchangedDatasetRef } from '@zfs-sync/contracts';
-import { datasetHashesKey } from '@zfs-sync/queue';
+import { LuaScript, datasetHashesKey } from '@zfs-sync/queue';
 
 const TTL_SECONDS = 7 * 24 * 3600;
 const GENERATION_FIELD = '~generation'; // pool names start with a letter: no dataset key collides
@@ -10,7 +10,7 @@ const GENERATION_FIELD = '~generation'; // pool names start with a letter: no da
  * generation is remembered already. A complete inventory replaces the whole map (datasets it
  * does not list are gone).
  */
-const REMEMBER = `
+const REMEMBER = new LuaScript(`
 local g = redis.call('HGET', KEYS[1], '${GENERATION_FIELD}')
 if g and tonumber(g) > tonumber(ARGV[1]) then return 0 end
 if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end
@@ -18,7 +18,7 @@ redis.call('HSET', KEYS[1], '${GENERATION_FIELD}', ARGV[1])
 for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ${TTL_SECONDS})
 return 1
-`;
+`);
 
 const fieldOf = (d: { pool: string; dataset: string }) => `${d.pool}\u0000${d.dataset}`;
 
@@ -62,7 +62,7 @@ export class DatasetHashes {
   async remember(systemId: string, generation: number, complete: boolean, datasets: Array<{ pool: string; dataset: string; hash?: string }>): Promise<void> {
     const args: string[] = [String(generation), complete ? '1' : '0'];
     for (const d of datasets) if (d.hash) args.push(fieldOf(d), d.hash);
-    await this.redis.eval(REMEMBER, 1, datasetHashesKey(this.prefix, systemId), ...args).catch(() => {});
+    await REMEMBER.run(this.redis, [datasetHashesKey(this.prefix, systemId)], args).catch(() => {});
   }
 
   /** Something else changed the system's datasets (a batch report, a deletion): compare with nothing until the next full inventory. */

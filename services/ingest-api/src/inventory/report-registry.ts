@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { appliedGenerationKey, reportRegistryKey } from '@zfs-sync/queue';
+import { LuaScript, appliedGenerationKey, reportRegistryKey } from '@zfs-sync/queue';
 
 /**
  * What the API remembers of a report before the worker has applied it, in Redis (no PostgreSQL
@@ -21,7 +21,7 @@ export interface ReportMeta {
  * KEYS[1] the report's hash; ARGV: meta JSON, report identity (mode|chunk_count|generation),
  * chunk field, body hash, TTL. Returns {outcome, stored meta JSON}.
  */
-const CLAIM_CHUNK = `
+const CLAIM_CHUNK = new LuaScript(`
 local identity = redis.call('HGET', KEYS[1], 'identity')
 local meta = redis.call('HGET', KEYS[1], 'meta')
 if identity and identity ~= ARGV[2] then return {'different', meta} end
@@ -35,7 +35,7 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 if stored then return {'same', meta} end
 redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
 return {'new', meta}
-`;
+`);
 
 export class ReportRegistry {
   constructor(
@@ -56,7 +56,7 @@ export class ReportRegistry {
    */
   async claimChunk(systemId: string, reportId: string, chunkIndex: number, bodyHash: string, meta: ReportMeta): Promise<{ outcome: 'new' | 'same' | 'different'; meta: ReportMeta }> {
     const identity = `${meta.mode}|${meta.chunk_count}|${meta.generation ?? ''}`;
-    const [outcome, storedMeta] = (await this.redis.eval(CLAIM_CHUNK, 1, this.key(systemId, reportId), JSON.stringify(meta), identity, `chunk:${chunkIndex}`, bodyHash, TTL_SECONDS)) as [string, string];
+    const [outcome, storedMeta] = (await CLAIM_CHUNK.run(this.redis, [this.key(systemId, reportId)], [JSON.stringify(meta), identity, `chunk:${chunkIndex}`, bodyHash, TTL_SECONDS])) as [string, string];
     return { outcome: outcome as 'new' | 'same' | 'different', meta: JSON.parse(storedMeta) as ReportMeta };
   }
 

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import { DuplicateHostnameError, MetadataTooLargeError, SYSTEM_SORTS, SystemInUseError, listSystemsPage, systemToJson, type SystemJson, type SystemSort } from '@zfs-sync/db';
-import { forgetHeartbeats, lastSeenOf, recordHeartbeat, rememberHeartbeatMeta, type RateLimit, type RecordedHeartbeat } from '@zfs-sync/queue';
-import { countsOwnRateLimit, tooManyRequests } from '../auth/rate-limit.js';
+import { DuplicateHostnameError, SYSTEM_SORTS, SystemInUseError, listSystemsPage, systemToJson, type SystemJson, type SystemSort } from '@zfs-sync/db';
+import { forgetHeartbeats, lastSeenOf, type RateLimit } from '@zfs-sync/queue';
+import { heartbeatRecorder } from './heartbeat.js';
+import { countsOwnRateLimit } from '../auth/rate-limit.js';
 import { auditActor, principalOf, requireAdmin, requireReader, requireSystem } from '../auth/authenticate.js';
 import { queryParams, setTotal } from '../http/query.js';
 import { hashKey, newHostKey } from '../auth/credentials.js';
@@ -12,7 +12,7 @@ import { bodyParser, route } from '../http/route.js';
 import { groupIdsOf, queueGroupRecompute } from '../sync/recompute-groups.js';
 import { DatasetHashes } from '../inventory/dataset-hashes.js';
 import { jsonBody } from '../http/body.js';
-import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized } from '../http/problem.js';
+import { badRequest, conflict, forbidden, notFound, unauthorized } from '../http/problem.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -25,7 +25,6 @@ export function systemIdParam(req: Request, name = 'id'): string {
 export function systemsRoutes(deps: ApiDeps): Router {
   const r = Router();
   const prefix = deps.config.queuePrefix;
-  const timeoutMs = deps.config.heartbeatTimeoutSeconds * 1000;
 
   /**
    * Heartbeats are recorded in Redis and reach PostgreSQL with the next sweep: reads take the
@@ -55,6 +54,7 @@ export function systemsRoutes(deps: ApiDeps): Router {
   const parseHeartbeat = bodyParser(SYSTEMS_API.heartbeat);
   const parseRotate = bodyParser(SYSTEMS_API.rotateKey);
   const timeout = deps.config.heartbeatTimeoutSeconds;
+  const recordHeartbeat = heartbeatRecorder(deps);
 
   const healthEntry = (s: { id: string; hostname: string; last_seen: Date | null; age_seconds: number | null }) => {
     const online = s.age_seconds !== null && s.age_seconds <= timeout;
@@ -165,48 +165,11 @@ export function systemsRoutes(deps: ApiDeps): Router {
     res.status(204).end();
   });
 
-  /**
-   * A heartbeat is one Redis script call: it records the time and tells whether PostgreSQL must
-   * hear of it now — when the system may have been marked offline meanwhile (the previous
-   * heartbeat is half a timeout old or more, or unknown), so the transition back to online is
-   * written at once, and when the metadata changed. Otherwise the heartbeat-expiry sweep writes
-   * last_seen with everyone else's in one UPDATE. Redis unreachable: straight to PostgreSQL.
-   */
+  // The documented route; the heartbeat lane (heartbeat.ts) answers the common case before the router.
   route(r, SYSTEMS_API.heartbeat, countsOwnRateLimit, ...body, async (req, res: Response) => {
     const id = systemIdParam(req);
     requireSystem(res, id, { hostOnly: true });
-    const hb = parseHeartbeat(req);
-    const patch: Record<string, unknown> = { ...(hb.metadata ?? {}) };
-    if (hb.agent_version !== undefined) patch.agent_version = hb.agent_version;
-    // The site is written through like metadata when it changes.
-    const written = hb.site === undefined ? patch : { ...patch, '~site': hb.site };
-    const metaHash = Object.keys(written).length ? createHash('sha256').update(JSON.stringify(written)).digest('hex') : null;
-    let seen: RecordedHeartbeat | null = null;
-    // The rate limit is counted in the same script as the heartbeat: still one round trip.
-    const limit = res.locals.rateLimit as RateLimit | undefined;
-    try {
-      const recorded = limit ? await recordHeartbeat(deps.redis, prefix, id, limit) : await recordHeartbeat(deps.redis, prefix, id);
-      if ('limited' in recorded) throw tooManyRequests(res, recorded.limited, `too many requests with this credential (at most ${limit!.limit} a minute)`);
-      seen = recorded;
-    } catch (err) {
-      if (err instanceof HttpProblem) throw err;
-      /* PostgreSQL alone below */
-    }
-    const writeThrough = !seen || seen.previous === null || seen.at - seen.previous >= timeoutMs / 2 || (metaHash !== null && metaHash !== seen.metaHash);
-    let lastSeen = seen ? new Date(seen.at) : new Date();
-    if (writeThrough) {
-      let stored: Date | null;
-      try {
-        stored = await deps.systems.heartbeat(id, patch, hb.site, seen?.at);
-      } catch (err) {
-        if (err instanceof MetadataTooLargeError) throw new HttpProblem(413, 'metadata-too-large', `metadata: ${err.message}`, { field: 'metadata', pointer: '/metadata' });
-        throw err;
-      }
-      if (!stored) throw notFound(`no system with id ${id}`);
-      lastSeen = seen ? lastSeen : stored;
-      if (seen && metaHash !== null) await rememberHeartbeatMeta(deps.redis, prefix, id, metaHash).catch(() => {});
-    }
-    res.json({ system_id: id, last_seen: lastSeen.toISOString(), status: 'online' });
+    res.json(await recordHeartbeat(res, id, parseHeartbeat(req), res.locals.rateLimit as RateLimit | undefined));
   });
 
   route(r, SYSTEMS_API.rotateKey, ...body, async (req, res) => {
