@@ -9,6 +9,10 @@
  *  - BullMQ: `addBulk` of small jobs, one Worker (concurrency 50, empty processor) draining them,
  *    and the add → processed latency of one job at a time.
  *  - Redis: round trips with one command in flight, and with 64 in flight over 4 connections.
+ *  - A bare heartbeat server (raw/http-server.ts: Node's HTTP server, one Redis script call per
+ *    request, nothing else) in 2 processes, driven by the heartbeat benchmark's own client (4
+ *    keep-alive connections, one request in flight each): the most heartbeats Node and Redis
+ *    answer on this machine at all.
  *
  * The inputs are prepared before the clock starts: these are the stores' limits, not the cost of
  * building the data in JavaScript.
@@ -20,7 +24,11 @@ import copyStreams from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { redisOptionsFromUrl, workerConnection } from '@zfs-sync/queue';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { summary } from '../ingest/stats.js';
+import { freePort } from '../ingest/processes.js';
+import { LeanConnection, encodeRequest } from '../lib/lean-http.js';
 
 const round = (x: number) => Math.round(x);
 
@@ -37,6 +45,7 @@ export interface RawLimits {
   };
   bullmq: { jobs: number; add_per_second: number; process_per_second: number; handoff_ms: ReturnType<typeof summary> };
   redis: { single_in_flight_round_trips_per_second: number; round_trip_ms: ReturnType<typeof summary>; pipelined_ops_per_second: number };
+  http: { processes: number; clients: number; requests: number; requests_per_second: number; latency_ms: ReturnType<typeof summary> };
 }
 
 // ---------------------------------------------------------------- PostgreSQL
@@ -210,6 +219,57 @@ async function redisLimit(redisUrl: string, prefix: string): Promise<RawLimits['
   }
 }
 
+// ---------------------------------------------------------------- HTTP + Redis
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function httpLimit(redisUrl: string, prefix: string, opts = { processes: 2, clients: 4, requests: 20_000 }): Promise<RawLimits['http']> {
+  const port = await freePort();
+  const server = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./http-server.ts', import.meta.url))], {
+    env: { ...process.env, RAW_HTTP_PORT: String(port), RAW_HTTP_PROCESSES: String(opts.processes), RAW_HTTP_REDIS_URL: redisUrl, RAW_HTTP_PREFIX: prefix },
+    stdio: ['ignore', 'ignore', 'inherit'],
+    detached: true,
+  });
+  const request = encodeRequest('POST', `127.0.0.1:${port}`, '/heartbeat', { 'Content-Type': 'application/json' }, '{"agent_version":"bench-1.0"}');
+  const run = async (total: number) => {
+    const conns = Array.from({ length: opts.clients }, () => new LeanConnection('127.0.0.1', port));
+    const latencies: number[] = [];
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(conns.map(async (c) => {
+      while (next < total) {
+        next++;
+        const r = await c.send(request);
+        if (r.status !== 200) throw new Error(`bare heartbeat server answered ${r.status}`);
+        latencies.push(r.ms);
+      }
+    }));
+    const seconds = (performance.now() - t0) / 1000;
+    for (const c of conns) c.close();
+    return { seconds, latencies };
+  };
+  try {
+    // Every process listening and warm (the cluster's processes start one by one).
+    for (let tries = 0; ; tries++) {
+      try {
+        await run(200);
+        break;
+      } catch (err) {
+        if (tries > 100 || server.exitCode !== null) throw err;
+        await sleep(100);
+      }
+    }
+    await run(2000);
+    const { seconds, latencies } = await run(opts.requests);
+    return { ...opts, requests_per_second: round(opts.requests / seconds), latency_ms: summary(latencies, 2) };
+  } finally {
+    if (server.pid) process.kill(-server.pid, 'SIGTERM');
+    const redis = new Redis({ ...redisOptionsFromUrl(redisUrl), maxRetriesPerRequest: 1 });
+    await redis.unlink(`${prefix}:raw-heartbeats`).catch(() => {});
+    redis.disconnect();
+  }
+}
+
 export async function measureRawLimits(opts: { databaseUrl: string; redisUrl: string; prefix: string; log?: (msg: string) => void }): Promise<RawLimits> {
   const log = opts.log ?? (() => {});
   log('raw limits: PostgreSQL COPY + merge…');
@@ -221,5 +281,8 @@ export async function measureRawLimits(opts: { databaseUrl: string; redisUrl: st
   log('raw limits: Redis round trips…');
   const redis = await redisLimit(opts.redisUrl, opts.prefix);
   log(`  ${redis.single_in_flight_round_trips_per_second.toLocaleString('en-US')}/s one in flight, ${redis.pipelined_ops_per_second.toLocaleString('en-US')}/s 64 in flight`);
-  return { postgres, bullmq, redis };
+  log('raw limits: a bare Node HTTP server with one Redis script call per request…');
+  const http = await httpLimit(opts.redisUrl, opts.prefix);
+  log(`  ${http.requests_per_second.toLocaleString('en-US')} req/s (p50 ${http.latency_ms.p50} ms, p99 ${http.latency_ms.p99} ms)`);
+  return { postgres, bullmq, redis, http };
 }

@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import { API_PREFIX, META_API } from '@zfs-sync/contracts';
 import { authenticate } from './auth/authenticate.js';
@@ -11,7 +12,7 @@ import { bodyIdleTimeout } from './http/server.js';
 import { DOCS_PATH, docsRouter, openApiDocument } from './ops/api-docs.js';
 import { BULL_BOARD_PATH, bullBoardRouter, requireAdminBasic } from './ops/bull-board.js';
 import { httpMetrics, metricsEndpoint } from './ops/metrics.js';
-import { requestContext } from './ops/request-context.js';
+import { requestContext, type RequestContextOptions } from './ops/request-context.js';
 import { checkResponses, type ResponseViolation } from './ops/response-check.js';
 import { conflictRoutes } from './routes/conflicts.routes.js';
 import { eventRoutes } from './routes/events.routes.js';
@@ -33,7 +34,43 @@ export interface AppOptions {
   onResponseViolation?: (violation: ResponseViolation) => void;
 }
 
-export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
+/** What the express app and the heartbeat lane share: one rate limiter, one access-log setting. */
+interface Shared {
+  limiter: RateLimiter;
+  requestLog: RequestContextOptions;
+}
+
+function sharedOf(deps: ApiDeps): Shared {
+  return {
+    limiter: new RateLimiter({
+      redis: deps.redis,
+      prefix: deps.config.queuePrefix,
+      perMinute: deps.config.rateLimitPerMinute,
+      adminPerMinute: deps.config.rateLimitAdminPerMinute,
+      failedAuthPerMinute: deps.config.rateLimitFailedAuthPerMinute,
+      logger: deps.logger,
+    }),
+    // Health probes are not logged; successful heartbeats (thousands a second in a fleet) at debug.
+    requestLog: { quietPrefix: `${API_PREFIX}/health`, routine: (req) => req.method === 'POST' && isHeartbeatPath(req.url ?? '') },
+  };
+}
+
+/**
+ * The API's request listener, what the HTTP server runs: the heartbeat lane first (a host's usual
+ * heartbeat, answered before express), then the express app for everything else.
+ */
+export function createApiListener(deps: ApiDeps, options: AppOptions = {}): RequestListener {
+  const shared = sharedOf(deps);
+  const app = createApp(deps, options, shared);
+  const lane = heartbeatLane(deps, { ...shared, ...(options.onResponseViolation ? { onResponseViolation: options.onResponseViolation } : {}) });
+  return (req, res) => {
+    if (!lane(req, res)) app(req, res);
+  };
+}
+
+/** The express app alone: every route (createApiListener adds the heartbeat lane in front). */
+export function createApp(deps: ApiDeps, options: AppOptions = {}, shared: Shared = sharedOf(deps)): Express {
+  const { limiter } = shared;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -42,19 +79,9 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   // client's as forwarded by the proxies configured as trusted.
   if (deps.config.trustProxy !== null) app.set('trust proxy', /^\d+$/.test(deps.config.trustProxy) ? Number(deps.config.trustProxy) : deps.config.trustProxy.split(',').map((s) => s.trim()));
   app.use(bodyIdleTimeout(deps.config.idleTimeoutMs));
-  app.use(...requestContext(deps.logger, { quietPrefix: `${API_PREFIX}/health`, routine: (req) => req.method === 'POST' && isHeartbeatPath(req.url) }));
+  app.use(...requestContext(deps.logger, shared.requestLog));
   app.use(httpMetrics(deps.metrics));
   if (options.onResponseViolation) app.use(checkResponses(options.onResponseViolation));
-  const limiter = new RateLimiter({
-    redis: deps.redis,
-    prefix: deps.config.queuePrefix,
-    perMinute: deps.config.rateLimitPerMinute,
-    adminPerMinute: deps.config.rateLimitAdminPerMinute,
-    failedAuthPerMinute: deps.config.rateLimitFailedAuthPerMinute,
-    logger: deps.logger,
-  });
-  // The fleet's most frequent request, answered before the router when it has its usual shape.
-  app.use(heartbeatLane(deps, limiter));
 
   // Operations: Prometheus, the API documentation, the queue board (admin only).
   app.get('/metrics', metricsEndpoint(deps.metrics.registry, deps.config.metricsToken));

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { loadConfigOrExit } from '@zfs-sync/config';
 import { createLogger } from '@zfs-sync/logger';
 import { handleShutdown, installCrashHandlers } from '@zfs-sync/runtime';
-import { createApp } from './app.js';
+import { createApiListener } from './app.js';
 import { createApiServer } from './http/server.js';
 import { buildApiDeps } from './build-deps.js';
 import { ignoreSigintInClusterWorker, isClusterPrimary, superviseApiProcesses } from './cluster.js';
@@ -20,7 +20,7 @@ async function serve(): Promise<void> {
     // The token itself is never printed or logged (a container log is read by many): only where it is.
     logger.warn({ admin_token_file: deps.generatedAdminTokenFile }, `no ZFS_SYNC_ADMIN_TOKEN configured: one was generated and written to ${deps.generatedAdminTokenFile} (readable by this user only); the service keeps only its SHA-256`);
   }
-  const app = createApp(deps);
+  const app = createApiListener(deps);
   // Slow clients must not hold sockets forever (slowloris), but a 64 MiB inventory on a slow link
   // needs minutes: the bounds are configurable (http/server.ts).
   const server = createApiServer(app, config);

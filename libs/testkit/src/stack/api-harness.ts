@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { loadConfig, type Config } from '@zfs-sync/config';
 import { createLogger } from '@zfs-sync/logger';
 import { createTestDatabase, dropQueuePrefix, testQueuePrefix, testServices, type TestDatabase } from '../index.js';
-import { buildApiDeps, createApp, type ResponseViolation } from '@zfs-sync/ingest-api';
+import { buildApiDeps, createApiListener, type ResponseViolation } from '@zfs-sync/ingest-api';
 
 export const TEST_ADMIN_TOKEN = 'zs_admin_test-admin-token-for-integration-tests-only-0000';
 export const TEST_ENROLLMENT_TOKEN = 'zs_enroll_test-enrollment-token-0000';
@@ -62,7 +62,7 @@ export async function startTestApi(config: Readonly<Config>): Promise<TestApi> {
   // Every JSON answer is checked against the schema the route catalog (and so the OpenAPI
   // document) gives for it; a test that saw an undocumented answer fails when it closes the API.
   const violations: ResponseViolation[] = [];
-  const server: Server = createApp(deps, { onResponseViolation: (v) => violations.push(v) }).listen(0, '127.0.0.1');
+  const server: Server = createServer(createApiListener(deps, { onResponseViolation: (v) => violations.push(v) })).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
   return {

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { forbidden, unauthorized } from '../http/problem.js';
 import { hashKey, sameHash } from './credentials.js';
@@ -36,7 +37,7 @@ export const isReadRequest = (res: Response): boolean => READ_METHODS.has(res.re
 /** The admin token, or the viewer token on a read: the operator credentials of fleet-wide reads. */
 export const actsAsOperator = (p: Principal, res: Response): boolean => p.kind === 'admin' || (p.kind === 'viewer' && isReadRequest(res));
 
-export function presentedCredential(req: Request): string | null {
+export function presentedCredential(req: IncomingMessage): string | null {
   const header = req.headers['x-api-key'];
   if (typeof header === 'string' && header.length > 0) return header.trim();
   const auth = req.headers.authorization;

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
 import { rateLimitKey, takeRateLimit, type RateDecision, type RateLimit } from '@zfs-sync/queue';
@@ -69,7 +70,7 @@ export class RateLimiter {
 }
 
 /** The 429 answer, with Retry-After in whole seconds (also in the body). */
-export function tooManyRequests(res: Response, decision: RateDecision & { allowed: false }, what: string): HttpProblem {
+export function tooManyRequests(res: Pick<ServerResponse, 'setHeader'>, decision: RateDecision & { allowed: false }, what: string): HttpProblem {
   const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
   res.setHeader('Retry-After', String(seconds));
   return new HttpProblem(429, 'rate-limited', `${what}; retry after ${seconds} s`, { retry_after_seconds: seconds });

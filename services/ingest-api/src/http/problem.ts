@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { FieldError } from '@zfs-sync/contracts';
 import { UNAVAILABLE_RETRY_AFTER_SECONDS, unavailableDependency } from '@zfs-sync/runtime';
@@ -53,10 +54,14 @@ export const notFound = (detail: string) => new HttpProblem(404, 'not-found', de
 export const conflict = (detail: string, ext?: Record<string, unknown>) => new HttpProblem(409, 'conflict', detail, ext);
 export const unavailable = (detail: string, ext?: Record<string, unknown>) => new HttpProblem(503, 'unavailable', detail, ext);
 
-export function sendProblem(res: Response, problem: Problem): void {
+export function sendProblem(res: ServerResponse, problem: Problem): void {
   // A 503 is always temporary here (a store away, the process full): say when to try again.
   if (problem.status === 503 && !res.getHeader('retry-after')) res.setHeader('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
-  res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+  const text = JSON.stringify(problem);
+  res.statusCode = problem.status;
+  res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
 }
 
 /** Errors thrown by body parsers carry a `type`; translate them into problems. */
@@ -89,26 +94,31 @@ function fromParserError(err: { type?: string; status?: number; statusCode?: num
 }
 
 /** The request still has body bytes nobody read (refused before its body parser ran). */
-export function hasUnreadBody(req: Request): boolean {
+export function hasUnreadBody(req: IncomingMessage): boolean {
   return !req.complete && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0);
 }
 
-export function errorHandler(logger: { error: (o: object, m: string) => void }) {
-  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    if (res.headersSent) return;
-    // Refused before the body was read: close the connection after the answer instead of letting
-    // Node drain (receive and discard) the rest of a body that may be 64 MiB.
-    if (hasUnreadBody(req)) res.set('Connection', 'close');
-    if (err instanceof HttpProblem) return sendProblem(res, err.toProblem());
-    const parserProblem = typeof err === 'object' && err !== null ? fromParserError(err as never) : null;
-    if (parserProblem) return sendProblem(res, parserProblem.toProblem());
-    // PostgreSQL or Redis away (a key lookup, a read, a write): temporary, never a 500.
-    const dependency = unavailableDependency(err);
-    if (dependency) {
-      logger.error({ err: (err as Error).message, dependency }, 'dependency unavailable');
-      return sendProblem(res, unavailable(`${dependency === 'postgres' ? 'the database' : 'the queue'} is unreachable; nothing was changed, retry later`).toProblem());
-    }
-    logger.error({ err }, 'unhandled error');
-    sendProblem(res, new HttpProblem(500, 'internal', 'the server failed to handle this request; it has been logged').toProblem());
-  };
+type ErrorLogger = { error: (o: object, m: string) => void };
+
+export function errorHandler(logger: ErrorLogger) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => answerError(err, req, res, logger);
+}
+
+/** The answer to anything a handler threw or passed on: its problem, never a stack or a 500 for a client's mistake. */
+export function answerError(err: unknown, req: IncomingMessage, res: ServerResponse, logger: ErrorLogger): void {
+  if (res.headersSent) return;
+  // Refused before the body was read: close the connection after the answer instead of letting
+  // Node drain (receive and discard) the rest of a body that may be 64 MiB.
+  if (hasUnreadBody(req)) res.setHeader('Connection', 'close');
+  if (err instanceof HttpProblem) return sendProblem(res, err.toProblem());
+  const parserProblem = typeof err === 'object' && err !== null ? fromParserError(err as never) : null;
+  if (parserProblem) return sendProblem(res, parserProblem.toProblem());
+  // PostgreSQL or Redis away (a key lookup, a read, a write): temporary, never a 500.
+  const dependency = unavailableDependency(err);
+  if (dependency) {
+    logger.error({ err: (err as Error).message, dependency }, 'dependency unavailable');
+    return sendProblem(res, unavailable(`${dependency === 'postgres' ? 'the database' : 'the queue'} is unreachable; nothing was changed, retry later`).toProblem());
+  }
+  logger.error({ err }, 'unhandled error');
+  sendProblem(res, new HttpProblem(500, 'internal', 'the server failed to handle this request; it has been logged').toProblem());
 }

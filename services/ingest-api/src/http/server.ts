@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { Express, NextFunction, Request, Response } from 'express';
 import type { Config } from '@zfs-sync/config';
 
@@ -12,7 +12,7 @@ type Timeouts = Pick<Config, 'headersTimeoutMs' | 'requestTimeoutMs' | 'idleTime
  * by Node itself. Keep-alive connections idle between requests close after 65 s (longer than the
  * usual 60 s of load balancers, so the balancer closes first).
  */
-export function createApiServer(app: Express, config: Timeouts): Server {
+export function createApiServer(app: Express | RequestListener, config: Timeouts): Server {
   const server = createServer(
     {
       headersTimeout: config.headersTimeoutMs,
@@ -32,18 +32,21 @@ export function createApiServer(app: Express, config: Timeouts): Server {
  */
 export function bodyIdleTimeout(ms: number) {
   return (req: Request, _res: Response, next: NextFunction): void => {
-    if (!req.complete) {
-      const socket = req.socket;
-      const cut = () => socket.destroy();
-      const done = () => {
-        socket.setTimeout(0);
-        socket.off('timeout', cut);
-      };
-      socket.setTimeout(ms);
-      socket.on('timeout', cut);
-      req.once('end', done);
-      req.once('close', done);
-    }
+    watchBodyIdle(req, ms);
     next();
   };
+}
+
+export function watchBodyIdle(req: IncomingMessage, ms: number): void {
+  if (req.complete) return;
+  const socket = req.socket;
+  const cut = () => socket.destroy();
+  const done = () => {
+    socket.setTimeout(0);
+    socket.off('timeout', cut);
+  };
+  socket.setTimeout(ms);
+  socket.on('timeout', cut);
+  req.once('end', done);
+  req.once('close', done);
 }

@@ -11,7 +11,7 @@ import type { Server } from 'node:http';
 import { createLogger } from '@zfs-sync/logger';
 import { createTestEnvironment, registerSystem, type RegisteredSystem, type TestApi, type TestEnvironment } from '@zfs-sync/testkit/stack';
 import { buildApiDeps } from '../build-deps.js';
-import { createApp } from '../app.js';
+import { createApiListener } from '../app.js';
 import { createApiServer } from './server.js';
 
 let env: TestEnvironment;
@@ -28,7 +28,7 @@ test.before(async () => {
   env = await createTestEnvironment();
   const config = env.config({ headers_timeout_ms: HEADERS_TIMEOUT, idle_timeout_ms: IDLE_TIMEOUT, request_timeout_ms: REQUEST_TIMEOUT });
   const deps = await buildApiDeps(config, createLogger('slow-clients-test', config));
-  server = createApiServer(createApp(deps), config).listen(0, '127.0.0.1');
+  server = createApiServer(createApiListener(deps), config).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   port = (server.address() as AddressInfo).port;
   close = async () => {

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Registry } from 'prom-client';
 import { counter, histogram } from '@zfs-sync/runtime';
@@ -34,19 +35,25 @@ export function routeLabel(req: Request, res: Response): string {
 /** Count and time every request once it has been answered (or the client went away). */
 export function httpMetrics(metrics: ApiMetrics): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    const stop = metrics.httpDuration.startTimer();
-    let done = false;
-    const record = () => {
-      if (done) return;
-      done = true;
-      const labels = { method: METHODS.has(req.method) ? req.method : 'OTHER', route: routeLabel(req, res), status: String(res.statusCode) };
-      stop(labels);
-      metrics.httpRequests.inc(labels);
-    };
-    res.once('finish', record);
-    res.once('close', record);
+    observeRequest(metrics, req, res, () => routeLabel(req, res));
     next();
   };
+}
+
+/** Count and time one request under its route label, once it has been answered (or the client went away). */
+export function observeRequest(metrics: ApiMetrics, req: IncomingMessage, res: ServerResponse, route: () => string): void {
+  const stop = metrics.httpDuration.startTimer();
+  let done = false;
+  const record = () => {
+    if (done) return;
+    done = true;
+    const method = req.method ?? 'OTHER';
+    const labels = { method: METHODS.has(method) ? method : 'OTHER', route: route(), status: String(res.statusCode) };
+    stop(labels);
+    metrics.httpRequests.inc(labels);
+  };
+  res.once('finish', record);
+  res.once('close', record);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { logContext, type Logger } from '@zfs-sync/logger';
 
@@ -8,7 +9,7 @@ export interface RequestContextOptions {
   /** Requests under this path are never in the access log (probes). */
   quietPrefix: string;
   /** Answered requests logged at debug level instead of info (the fleet's heartbeats: thousands a second). */
-  routine?: (req: Request) => boolean;
+  routine?: (req: IncomingMessage) => boolean;
 }
 
 /**
@@ -23,18 +24,24 @@ export interface RequestContextOptions {
  */
 export function requestContext(logger: Logger, opts: RequestContextOptions): RequestHandler[] {
   const context = (req: Request, res: Response, next: NextFunction) => {
-    const given = req.headers['x-request-id'];
-    const id = typeof given === 'string' && CLIENT_ID.test(given) ? given : randomUUID();
-    res.setHeader('x-request-id', id);
+    const id = beginRequest(logger, opts, req, res);
     (req as Request & { id?: string }).id = id;
-    const url = req.url;
-    if (logger.isLevelEnabled('info') && !url.startsWith(opts.quietPrefix) && url !== '/metrics') logWhenAnswered(logger, opts, id, req, res);
     logContext.run({ req_id: id }, next);
   };
   return [context];
 }
 
-function logWhenAnswered(logger: Logger, opts: RequestContextOptions, id: string, req: Request, res: Response): void {
+/** The request's id (echoed in X-Request-Id) and its access log line once answered; returns the id. */
+export function beginRequest(logger: Logger, opts: RequestContextOptions, req: IncomingMessage, res: ServerResponse): string {
+  const given = req.headers['x-request-id'];
+  const id = typeof given === 'string' && CLIENT_ID.test(given) ? given : randomUUID();
+  res.setHeader('x-request-id', id);
+  const url = req.url ?? '';
+  if (logger.isLevelEnabled('info') && !url.startsWith(opts.quietPrefix) && url !== '/metrics') logWhenAnswered(logger, opts, id, req, res);
+  return id;
+}
+
+function logWhenAnswered(logger: Logger, opts: RequestContextOptions, id: string, req: IncomingMessage, res: ServerResponse): void {
   const started = performance.now();
   const { method, url } = req;
   let logged = false;

@@ -17,6 +17,18 @@ function validatorFor(schema: object) {
   return v;
 }
 
+/** Whether a JSON answer is what the route's catalog entry documents for its status; a violation is reported. */
+export function checkAnswer(spec: RouteSpec, status: number, body: unknown, report: (v: ResponseViolation) => void): void {
+  const name = `${spec.method.toUpperCase()} ${spec.path}`;
+  const documented = spec.responses[status];
+  if (!documented) report({ route: name, status, detail: `status ${status} is not documented` });
+  else if (!documented.schema) report({ route: name, status, detail: 'documented without a body, but a JSON body was sent' });
+  else {
+    const result = validatorFor(documented.schema)(JSON.parse(JSON.stringify(body)));
+    if (!result.ok) report({ route: name, status, detail: `${result.error.pointer || '/'}: ${result.error.detail}` });
+  }
+}
+
 /**
  * Test mode: every JSON answer of a documented route is checked against the schema its catalog
  * entry documents for that status, so the OpenAPI document cannot drift from what the handlers
@@ -27,16 +39,7 @@ export function checkResponses(report: (v: ResponseViolation) => void) {
     const json = res.json.bind(res);
     res.json = (body: unknown) => {
       const spec = res.locals.route as RouteSpec | undefined;
-      if (spec) {
-        const name = `${spec.method.toUpperCase()} ${spec.path}`;
-        const documented = spec.responses[res.statusCode];
-        if (!documented) report({ route: name, status: res.statusCode, detail: `status ${res.statusCode} is not documented` });
-        else if (!documented.schema) report({ route: name, status: res.statusCode, detail: 'documented without a body, but a JSON body was sent' });
-        else {
-          const result = validatorFor(documented.schema)(JSON.parse(JSON.stringify(body)));
-          if (!result.ok) report({ route: name, status: res.statusCode, detail: `${result.error.pointer || '/'}: ${result.error.detail}` });
-        }
-      }
+      if (spec) checkAnswer(spec, res.statusCode, body, report);
       return json(body);
     };
     next();

@@ -1,14 +1,20 @@
 import { createHash } from 'node:crypto';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MetadataTooLargeError } from '@zfs-sync/db';
 import { API_PREFIX, SYSTEMS_API, expressPath, type BodyOf } from '@zfs-sync/contracts';
 import { recordHeartbeat, rememberHeartbeatMeta, type RateLimit, type RecordedHeartbeat } from '@zfs-sync/queue';
-import { presentedCredential, type Principal } from '../auth/authenticate.js';
+import { logContext } from '@zfs-sync/logger';
+import { presentedCredential } from '../auth/authenticate.js';
 import { hashKey } from '../auth/credentials.js';
 import { tooManyRequests, type RateLimiter } from '../auth/rate-limit.js';
 import { MAX_JSON_DEPTH, inspectJson } from '../http/body.js';
 import { HttpProblem, invalidJson, notFound, validationProblem } from '../http/problem.js';
-import { documentedValidator, markRoute } from '../http/route.js';
+import { documentedValidator } from '../http/route.js';
+import { watchBodyIdle } from '../http/server.js';
+import { answerError } from '../http/problem.js';
+import { observeRequest } from '../ops/metrics.js';
+import { beginRequest, type RequestContextOptions } from '../ops/request-context.js';
+import { checkAnswer, type ResponseViolation } from '../ops/response-check.js';
 import type { ApiDeps } from '../deps.js';
 
 export type HeartbeatBody = BodyOf<typeof SYSTEMS_API.heartbeat>;
@@ -30,7 +36,7 @@ export interface HeartbeatAnswer {
 export function heartbeatRecorder(deps: ApiDeps) {
   const prefix = deps.config.queuePrefix;
   const timeoutMs = deps.config.heartbeatTimeoutSeconds * 1000;
-  return async (res: Response, id: string, hb: HeartbeatBody, limit: RateLimit | undefined): Promise<HeartbeatAnswer> => {
+  return async (res: Pick<ServerResponse, 'setHeader'>, id: string, hb: HeartbeatBody, limit: RateLimit | undefined): Promise<HeartbeatAnswer> => {
     const patch: Record<string, unknown> = { ...(hb.metadata ?? {}) };
     if (hb.agent_version !== undefined) patch.agent_version = hb.agent_version;
     // The site is written through like metadata when it changes.
@@ -72,44 +78,57 @@ const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** Whether this is the heartbeat route's path (the access log keeps its successes at debug level). */
 export const isHeartbeatPath = (url: string): boolean => HEARTBEAT_PATH.test(url);
 
+export interface HeartbeatLaneOptions {
+  limiter: RateLimiter;
+  /** The access log's settings (the same as every other request's). */
+  requestLog: RequestContextOptions;
+  /** Tests: check each answer against the route's documented schema, like checkResponses. */
+  onResponseViolation?: (v: ResponseViolation) => void;
+}
+
 /**
  * The heartbeat lane: the most frequent request of a fleet — a host's heartbeat with its own key,
- * already known to this process, and a small UTF-8 JSON body — answered without walking the
- * router and the generic body parser, which cost more CPU than the heartbeat itself. Everything
- * it does is the route's own: the same credential lookup (the key cache), validator, checks,
- * recorder and error handler, mounted after the request id, access log and metrics. Any request
- * that is not exactly that shape — another key, a cache miss, no or another body encoding, a
- * query string — is passed on untouched to the documented route, which answers as it always has.
+ * already known to this process, and a small UTF-8 JSON body — answered by the HTTP server before
+ * express. Express's per-request set-up, the router, the middleware chain and the generic body
+ * parser cost several times the heartbeat's own work (measured: bench/results/summary.md); what
+ * the lane does is the route's own: the same request id and access log, metrics, credential
+ * lookup (the key cache), validator, checks, recorder and error answers, each from the one place
+ * the route takes it from. A request that is not exactly that shape — another key, a cache miss,
+ * no or another body encoding, a query string — returns false untouched, and express answers it
+ * with the documented route as always.
  */
-export function heartbeatLane(deps: ApiDeps, limiter: RateLimiter | null): RequestHandler {
-  const validate = documentedValidator(SYSTEMS_API.heartbeat);
+export function heartbeatLane(deps: ApiDeps, opts: HeartbeatLaneOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const spec = SYSTEMS_API.heartbeat;
+  const validate = documentedValidator(spec);
   const record = heartbeatRecorder(deps);
-  const template = `${API_PREFIX}${expressPath(SYSTEMS_API.heartbeat.path)}`;
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (req.method !== 'POST') return next();
-    const path = HEARTBEAT_PATH.exec(req.url);
-    if (!path) return next();
+  const template = `${API_PREFIX}${expressPath(spec.path)}`;
+  const idleMs = deps.config.idleTimeoutMs;
+  return (req, res) => {
+    if (req.method !== 'POST') return false;
+    const path = HEARTBEAT_PATH.exec(req.url ?? '');
+    if (!path) return false;
     const headers = req.headers;
     const length = Number(headers['content-length']);
-    if (!(length > 0 && length <= LANE_MAX_BODY_BYTES) || headers['transfer-encoding'] !== undefined || headers['content-encoding'] !== undefined || !PLAIN_JSON.test(headers['content-type'] ?? '')) return next();
+    if (!(length > 0 && length <= LANE_MAX_BODY_BYTES) || headers['transfer-encoding'] !== undefined || headers['content-encoding'] !== undefined || !PLAIN_JSON.test(headers['content-type'] ?? '')) return false;
     const credential = presentedCredential(req);
-    if (credential === null || credential.length > 512) return next();
+    if (credential === null || credential.length > 512) return false;
     const key = deps.keyCache.peek(hashKey(credential));
     const systemId = path[1]!;
-    if (!key || key.systemId !== systemId) return next();
+    if (!key || key.systemId !== systemId) return false;
 
-    const principal: Principal = { kind: 'host', systemId };
-    res.locals.principal = principal;
-    markRoute(res, SYSTEMS_API.heartbeat, template);
+    const reqId = beginRequest(deps.logger, opts.requestLog, req, res);
+    observeRequest(deps.metrics, req, res, () => template);
+    watchBodyIdle(req, idleMs);
+    const fail = (err: unknown) => logContext.run({ req_id: reqId }, () => answerError(err, req, res, deps.logger));
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.once('error', () => next(new HttpProblem(400, 'request-aborted', 'the request was aborted by the client')));
+    req.once('error', () => fail(new HttpProblem(400, 'request-aborted', 'the request was aborted by the client')));
     req.once('end', () => {
-      // Inside an event listener nothing would catch a throw: every failure goes to the error handler.
+      // Inside an event listener nothing would catch a throw: every failure is answered as a problem.
       try {
-        answer();
+        logContext.run({ req_id: reqId }, answer);
       } catch (err) {
-        next(err);
+        fail(err);
       }
     });
     const answer = () => {
@@ -119,15 +138,21 @@ export function heartbeatLane(deps: ApiDeps, limiter: RateLimiter | null): Reque
         if (raw.subarray(0, 3).equals(UTF8_BOM)) raw = raw.subarray(3);
         body = JSON.parse(raw.toString('utf8'));
       } catch {
-        return next(invalidJson());
+        return fail(invalidJson());
       }
       // The generic parser is strict JSON: an object or an array, never a bare value.
-      if (body === null || typeof body !== 'object') return next(invalidJson());
+      if (body === null || typeof body !== 'object') return fail(invalidJson());
       const bad = inspectJson(body, MAX_JSON_DEPTH);
-      if (bad) return next(new HttpProblem(400, 'validation-error', bad.detail, { field: bad.field, pointer: bad.pointer }));
+      if (bad) return fail(new HttpProblem(400, 'validation-error', bad.detail, { field: bad.field, pointer: bad.pointer }));
       const checked = validate(body);
-      if (!checked.ok) return next(validationProblem(checked.error));
-      record(res, systemId, checked.value, limiter?.limitFor(principal) ?? undefined).then((recorded) => res.json(recorded), next);
+      if (!checked.ok) return fail(validationProblem(checked.error));
+      record(res, systemId, checked.value, opts.limiter.limitFor({ kind: 'host', systemId }) ?? undefined).then((recorded) => {
+        if (opts.onResponseViolation) checkAnswer(spec, 200, recorded, opts.onResponseViolation);
+        const text = JSON.stringify(recorded);
+        res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+        res.end(text);
+      }, fail);
     };
+    return true;
   };
 }
