@@ -45,7 +45,7 @@ export function renderSummary(f: RunFiles, opts: { command: string; quick?: bool
   const at = f.raw?.started_at ?? f.ingest?.started_at ?? new Date().toISOString();
   lines.push('# Benchmark summary', '');
   lines.push(`Measured ${at.slice(0, 16).replace('T', ' ')} UTC at commit \`${f.raw?.git_commit ?? f.ingest?.git_commit ?? '?'}\` on ${machine.cpus ?? '?'} cores (${machine.cpu_model ?? '?'}), Node ${machine.node ?? '?'}, with \`${opts.command}\`${opts.quick ? ' (**quick sizes: not comparable with the targets**)' : ''}.`);
-  lines.push('Every figure comes from the same run on the same machine as the raw limits it is divided by. The machine is shared: the load average (1, 5, 15 min) at the start → end of each benchmark is in the last table; a busy machine lowers every figure, the ratios less so.', '');
+  lines.push('Every figure comes from the same run on the same machine as the raw limits it is divided by. The machine is shared: the load average (1, 5, 15 min) at the start → end of each benchmark is in the last table, with the share of the busy CPU time of the machine the hypervisor gave to other guests (steal); a busy machine lowers every figure, the ratios less so.', '');
   if (opts.failures?.length) lines.push(`**Benchmarks that failed:** ${opts.failures.join('; ')}`, '');
 
   lines.push('## Targets', '');
@@ -138,8 +138,8 @@ export function renderSummary(f: RunFiles, opts: { command: string; quick?: bool
     if (raw.http) lines.push(`- A bare heartbeat server (bench/raw/http-server.ts: Node's HTTP server, one Redis script call per request, no framework, authentication, validation, logging or metrics) in ${raw.http.processes} processes, driven by the heartbeat benchmark's client (${raw.http.clients} connections, one request in flight each): **${int(raw.http.requests_per_second)} req/s** (p50 ${num(raw.http.latency_ms.p50, 2)} ms, p99 ${num(raw.http.latency_ms.p99, 2)} ms).`);
   } else lines.push('- not measured in this run');
   lines.push('');
-  lines.push('| benchmark | load average at start → end | result file |', '|---|---|---|');
-  for (const [name, file] of Object.entries(f)) if (file) lines.push(`| ${name} | ${load(file)} | \`${file.command ?? ''}\` |`);
+  lines.push('| benchmark | load average at start → end | CPU stolen by the hypervisor (of busy time) | result file |', '|---|---|---|---|');
+  for (const [name, file] of Object.entries(f)) if (file) lines.push(`| ${name} | ${load(file)} | ${typeof file.cpu_steal_of_busy === 'number' ? `${Math.round(file.cpu_steal_of_busy * 100)} %` : '–'} | \`${file.command ?? ''}\` |`);
   lines.push('', 'Reproduce: `npm run bench` (everything, writes this file) or one benchmark: `npm run bench:raw`, `npm run bench:ingest`, `npm run bench:heartbeat`, `npm run bench:plan`, `npm run test:load`, `npm run bench:scale`.', '');
   return lines.join('\n');
 }
