@@ -7,7 +7,7 @@
  * percentiles; then waits for one heartbeat-expiry sweep and checks that PostgreSQL holds every
  * host's last heartbeat (nothing lost on the Redis → PostgreSQL path).
  *
- *   npm run bench:heartbeat -- --requests 20000 --clients 4 --api-processes 2
+ *   npm run bench:heartbeat -- --requests 20000 --clients 4 --api-processes 1
  */
 import pg from 'pg';
 import { LeanConnection, encodeRequest } from './lib/lean-http.js';
@@ -25,7 +25,10 @@ function flag(name: string, dflt: number): number {
 const REQUESTS = flag('requests', 20_000);
 const CLIENTS = flag('clients', 4);
 const HOSTS = flag('hosts', 100);
-const API_PROCESSES = flag('api-processes', Number(process.env.ZFS_SYNC_API_PROCESSES ?? 2));
+// One API process, the default of api_processes: on 2 cores shared with Redis, the sweeper and
+// this client, a second process made each heartbeat cost about twice the API CPU (472–514 vs
+// 252–282 µs, interleaved runs on 2026-12-01) and the rate fell (2,514–2,662 vs 3,188–3,859 req/s).
+const API_PROCESSES = flag('api-processes', Number(process.env.ZFS_SYNC_API_PROCESSES ?? 1));
 const SWEEP_SECONDS = 2;
 const log = (m: string) => process.stderr.write(`[heartbeat] ${m}\n`);
 
