@@ -1,13 +1,11 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { get as httpGet } from 'node:http';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import dockerignoreModule from '@balena/dockerignore';
 import { createTestEnvironment, type TestEnvironment } from '@zfs-sync/testkit/stack';
 import { buildServer } from '../scripts/build-server.js';
-import { repoPath, repoRoot, run } from './tools.js';
+import { fetchOnce, repoPath, repoRoot, run, startNodeProcess } from './tools.js';
 
 /*
  * The production image, checked without a Docker engine: its Dockerfile's promises, the files its
@@ -146,40 +144,9 @@ test('npm ci --omit=dev installs no test package', (t) => {
   t.deepEqual(devPaths.filter((p) => existsSync(join(image, p))), [], 'packages npm marks dev that are installed');
 });
 
-function start(entry: string, extraEnv: Record<string, string>, ready: RegExp): Promise<{ output: () => string; stop: () => Promise<number | null>; match: RegExpMatchArray }> {
-  // No npm_package_version and no dev tools: the environment of `docker run` (ENTRYPOINT + CMD).
-  const child = spawn('nice', ['-n', '10', process.execPath, '--enable-source-maps', entry], {
-    cwd: image,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', DATABASE_URL: env.db.url, REDIS_URL: env.redisUrl, ZFS_SYNC_QUEUE_PREFIX: env.prefix, ZFS_SYNC_LOG_FORMAT: 'json', ZFS_SYNC_ADMIN_TOKEN: 'zs_admin_image-test-token-0000000000000000000000', ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let text = '';
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${entry} not ready within 60 s:\n${text}`)), 60_000);
-    const onData = (b: Buffer) => {
-      text += b.toString();
-      const match = text.match(ready);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ output: () => text, match, stop: async () => (child.kill('SIGTERM'), exited) });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    void exited.then((code) => reject(new Error(`${entry} exited (${code}) before it was ready:\n${text}`)));
-  });
-}
-
-/** One request on its own connection (no keep-alive socket left open for the shutdown to wait on). */
-function fetchOnce(url: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    httpGet(url, { agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    }).on('error', reject);
-  });
-}
+// No npm_package_version and no dev tools: the environment of `docker run` (ENTRYPOINT + CMD).
+const start = (entry: string, extraEnv: Record<string, string>, ready: RegExp) =>
+  startNodeProcess(entry, { cwd: image, ready, env: { DATABASE_URL: env.db.url, REDIS_URL: env.redisUrl, ZFS_SYNC_QUEUE_PREFIX: env.prefix, ZFS_SYNC_LOG_FORMAT: 'json', ZFS_SYNC_ADMIN_TOKEN: 'zs_admin_image-test-token-0000000000000000000000', ...extraEnv } });
 
 test.serial('from the pruned copy: migrate, the API (health with the package version, /metrics, /docs assets) and the workers start', async (t) => {
   const migrate = run(process.execPath, ['--enable-source-maps', 'dist/migrate.js'], { cwd: image });

@@ -1,11 +1,10 @@
 import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { createTestEnvironment, type TestEnvironment } from '@zfs-sync/testkit/stack';
 import { buildServer, type BuiltServer } from '../scripts/build-server.js';
-import { repoPath, repoRoot } from './tools.js';
+import { fetchOnce, repoPath, repoRoot, startNodeProcess } from './tools.js';
 
 /*
  * The compiled server (npm run build:server): built into a private directory under dist/, then
@@ -29,50 +28,9 @@ test.after.always(async () => {
   await env?.teardown();
 });
 
-interface Started {
-  pid: number;
-  match: RegExpMatchArray;
-  output: () => string;
-  stop: () => Promise<number | null>;
-}
-
-/** `node --enable-source-maps <bundle>` with only the service's environment; resolves once `ready` matches its output. */
-function start(bundle: string, extraEnv: Record<string, string>, ready: RegExp): Promise<Started> {
-  const child = spawn('nice', ['-n', '10', process.execPath, '--enable-source-maps', bundle], {
-    cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', DATABASE_URL: env.db.url, REDIS_URL: env.redisUrl, ZFS_SYNC_QUEUE_PREFIX: env.prefix, ZFS_SYNC_LOG_FORMAT: 'json', ZFS_SYNC_ADMIN_TOKEN: 'zs_admin_bundle-test-token-00000000000000000000000', ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let text = '';
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${bundle} not ready within 60 s:\n${text}`)), 60_000);
-    const onData = (b: Buffer) => {
-      text += b.toString();
-      const match = text.match(ready);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ pid: child.pid!, match, output: () => text, stop: async () => (child.kill('SIGTERM'), exited) });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${bundle} exited (${code}) before it was ready:\n${text}`));
-    });
-  });
-}
-
-/** One request on its own connection (no keep-alive socket for the shutdown to wait on). */
-function fetchOnce(url: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    httpGet(url, { agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    }).on('error', reject);
-  });
-}
+/** `node --enable-source-maps <bundle>` against this file's database and queue prefix. */
+const start = (bundle: string, extraEnv: Record<string, string>, ready: RegExp) =>
+  startNodeProcess(bundle, { cwd: repoRoot, ready, env: { DATABASE_URL: env.db.url, REDIS_URL: env.redisUrl, ZFS_SYNC_QUEUE_PREFIX: env.prefix, ZFS_SYNC_LOG_FORMAT: 'json', ZFS_SYNC_ADMIN_TOKEN: 'zs_admin_bundle-test-token-00000000000000000000000', ...extraEnv } });
 
 /** The static imports of a bundle file (its `import … from "x"` and bare `import "x"` lines). */
 const staticImports = (code: string) => [...code.matchAll(/^import\s+(?:[^'"]*?\s+from\s+)?["']([^"']+)["'];?$/gm)].map((m) => m[1]!);
