@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { buildServer, DEFAULT_SERVER_DIST } from '../../infra/scripts/build-server.js';
+import { buildServer, DEFAULT_SERVER_DIST, SERVER_ENTRIES } from '../../infra/scripts/build-server.js';
 
 /** A free TCP port on 127.0.0.1 (the kernel picks it; a tiny race with other processes is accepted). */
 export function freePort(): Promise<number> {
@@ -32,8 +32,8 @@ const OWN_KEYS = /^(ZFS_SYNC_|DATABASE_URL$|REDIS_URL$|PORT$|WORKER_PROCESSORS$)
 
 /** The services a benchmark starts: their compiled bundle (npm run build:server) and their source. */
 export const SERVICE_ENTRIES = {
-  api: { bundle: join(DEFAULT_SERVER_DIST, 'api.js'), source: 'services/ingest-api/src/main.ts' },
-  workers: { bundle: join(DEFAULT_SERVER_DIST, 'workers.js'), source: 'services/workers/src/main.ts' },
+  api: { bundle: join(DEFAULT_SERVER_DIST, 'api.js'), source: SERVER_ENTRIES.api!.source },
+  workers: { bundle: join(DEFAULT_SERVER_DIST, 'workers.js'), source: SERVER_ENTRIES.workers!.source },
 } as const;
 export type ServiceEntry = keyof typeof SERVICE_ENTRIES;
 

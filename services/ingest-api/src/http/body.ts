@@ -39,7 +39,7 @@ export function jsonBody(limitBytes: number, acceptedTypes: string[] = []): Requ
   const checkContent = (req: Request, _res: Response, next: NextFunction) => {
     if (req.body !== undefined) {
       const bad = inspectJson(req.body, MAX_JSON_DEPTH, (req as Request & { bodyMayHaveBadText?: boolean }).bodyMayHaveBadText !== false);
-      if (bad) return next(new HttpProblem(400, 'validation-error', bad.detail, { field: bad.field, pointer: bad.pointer }));
+      if (bad) return next(validationProblem(bad));
     }
     next();
   };

@@ -48,6 +48,7 @@ export class HttpProblem extends Error {
 export const badRequest = (detail: string, ext?: Record<string, unknown>) => new HttpProblem(400, 'bad-request', detail, ext);
 export const validationProblem = (e: FieldError, status = 400) => new HttpProblem(status, 'validation-error', e.detail, { field: e.field, pointer: e.pointer });
 export const invalidJson = () => new HttpProblem(400, 'invalid-json', 'the request body is not valid JSON');
+export const requestAborted = () => new HttpProblem(400, 'request-aborted', 'the request was aborted by the client');
 export const unauthorized = (detail = 'a credential is required: send the host key or admin token in X-API-Key, or Authorization: Bearer') => new HttpProblem(401, 'unauthorized', detail);
 export const forbidden = (detail: string) => new HttpProblem(403, 'forbidden', detail);
 export const notFound = (detail: string) => new HttpProblem(404, 'not-found', detail);
@@ -80,7 +81,7 @@ function fromParserError(err: { type?: string; status?: number; statusCode?: num
     case 'charset.unsupported':
       return new HttpProblem(415, 'unsupported-media-type', 'unsupported charset; send UTF-8 JSON', { field: 'Content-Type' });
     case 'request.aborted':
-      return new HttpProblem(400, 'request-aborted', 'the request was aborted by the client');
+      return requestAborted();
     case 'request.size.invalid':
       return new HttpProblem(400, 'bad-request', 'the request body does not match its Content-Length');
     default: {

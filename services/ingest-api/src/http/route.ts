@@ -10,8 +10,11 @@ export interface RouteTag extends RequestHandler {
   routeSpec: RouteSpec;
 }
 
+/** A documented route's path as its metrics label names it (`/api/v1/systems/:id/heartbeat`). */
+export const routeTemplate = (spec: RouteSpec): string => `${API_PREFIX}${expressPath(spec.path)}`;
+
 export function routeTag(spec: RouteSpec): RouteTag {
-  const template = `${API_PREFIX}${expressPath(spec.path)}`;
+  const template = routeTemplate(spec);
   const tag = ((_req: Request, res: Response, next: NextFunction) => {
     markRoute(res, spec, template);
     next();

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
-import type { Express, NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import type { Config } from '@zfs-sync/config';
 
 type Timeouts = Pick<Config, 'headersTimeoutMs' | 'requestTimeoutMs' | 'idleTimeoutMs'>;
@@ -12,7 +12,7 @@ type Timeouts = Pick<Config, 'headersTimeoutMs' | 'requestTimeoutMs' | 'idleTime
  * by Node itself. Keep-alive connections idle between requests close after 65 s (longer than the
  * usual 60 s of load balancers, so the balancer closes first).
  */
-export function createApiServer(app: Express | RequestListener, config: Timeouts): Server {
+export function createApiServer(app: RequestListener, config: Timeouts): Server {
   const server = createServer(
     {
       headersTimeout: config.headersTimeoutMs,

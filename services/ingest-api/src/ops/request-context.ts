@@ -24,9 +24,7 @@ export interface RequestContextOptions {
  */
 export function requestContext(logger: Logger, opts: RequestContextOptions): RequestHandler[] {
   const context = (req: Request, res: Response, next: NextFunction) => {
-    const id = beginRequest(logger, opts, req, res);
-    (req as Request & { id?: string }).id = id;
-    logContext.run({ req_id: id }, next);
+    logContext.run({ req_id: beginRequest(logger, opts, req, res) }, next);
   };
   return [context];
 }

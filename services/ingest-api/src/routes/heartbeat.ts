@@ -1,17 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MetadataTooLargeError } from '@zfs-sync/db';
-import { API_PREFIX, SYSTEMS_API, expressPath, type BodyOf } from '@zfs-sync/contracts';
+import { API_PREFIX, SYSTEMS_API, type BodyOf } from '@zfs-sync/contracts';
 import { recordHeartbeat, rememberHeartbeatMeta, type RateLimit, type RecordedHeartbeat } from '@zfs-sync/queue';
 import { logContext } from '@zfs-sync/logger';
 import { presentedCredential } from '../auth/authenticate.js';
 import { hashKey } from '../auth/credentials.js';
 import { tooManyRequests, type RateLimiter } from '../auth/rate-limit.js';
 import { MAX_JSON_DEPTH, inspectJson } from '../http/body.js';
-import { HttpProblem, invalidJson, notFound, validationProblem } from '../http/problem.js';
-import { documentedValidator } from '../http/route.js';
+import { HttpProblem, answerError, invalidJson, notFound, requestAborted, validationProblem } from '../http/problem.js';
+import { documentedValidator, routeTemplate } from '../http/route.js';
 import { watchBodyIdle } from '../http/server.js';
-import { answerError } from '../http/problem.js';
 import { observeRequest } from '../ops/metrics.js';
 import { beginRequest, type RequestContextOptions } from '../ops/request-context.js';
 import { checkAnswer, type ResponseViolation } from '../ops/response-check.js';
@@ -101,7 +100,7 @@ export function heartbeatLane(deps: ApiDeps, opts: HeartbeatLaneOptions): (req: 
   const spec = SYSTEMS_API.heartbeat;
   const validate = documentedValidator(spec);
   const record = heartbeatRecorder(deps);
-  const template = `${API_PREFIX}${expressPath(spec.path)}`;
+  const template = routeTemplate(spec);
   const idleMs = deps.config.idleTimeoutMs;
   return (req, res) => {
     if (req.method !== 'POST') return false;
@@ -122,7 +121,7 @@ export function heartbeatLane(deps: ApiDeps, opts: HeartbeatLaneOptions): (req: 
     const fail = (err: unknown) => logContext.run({ req_id: reqId }, () => answerError(err, req, res, deps.logger));
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.once('error', () => fail(new HttpProblem(400, 'request-aborted', 'the request was aborted by the client')));
+    req.once('error', () => fail(requestAborted()));
     req.once('end', () => {
       // Inside an event listener nothing would catch a throw: every failure is answered as a problem.
       try {
@@ -143,7 +142,7 @@ export function heartbeatLane(deps: ApiDeps, opts: HeartbeatLaneOptions): (req: 
       // The generic parser is strict JSON: an object or an array, never a bare value.
       if (body === null || typeof body !== 'object') return fail(invalidJson());
       const bad = inspectJson(body, MAX_JSON_DEPTH);
-      if (bad) return fail(new HttpProblem(400, 'validation-error', bad.detail, { field: bad.field, pointer: bad.pointer }));
+      if (bad) return fail(validationProblem(bad));
       const checked = validate(body);
       if (!checked.ok) return fail(validationProblem(checked.error));
       record(res, systemId, checked.value, opts.limiter.limitFor({ kind: 'host', systemId }) ?? undefined).then((recorded) => {
