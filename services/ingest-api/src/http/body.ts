@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
+import { StringDecoder } from 'node:string_decoder';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { compile, pointerToField, type FieldError, type Validation } from '@zfs-sync/contracts';
-import { HttpProblem, validationProblem } from './problem.js';
+import { HttpProblem, invalidJson, requestAborted, validationProblem } from './problem.js';
 
 function hasBody(req: Request): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
@@ -10,6 +11,10 @@ function hasBody(req: Request): boolean {
 /**
  * A JSON body parser with a per-route limit that refuses other content types (415) instead of
  * silently ignoring them. An empty body is allowed and reads as `undefined`.
+ *
+ * What hosts send — UTF-8 JSON with a Content-Length, not compressed — is read by
+ * `readPlainJson` as it arrives; anything else (compressed, chunked, another charset) by
+ * body-parser. Both give the same body, the same SHA-256 and the same errors.
  */
 export function jsonBody(limitBytes: number, acceptedTypes: string[] = []): RequestHandler[] {
   // The raw body's SHA-256 is the report idempotency fingerprint: hashing the bytes as they
@@ -19,8 +24,8 @@ export function jsonBody(limitBytes: number, acceptedTypes: string[] = []): Requ
     strict: true,
     type: 'application/json',
     verify: (req, _res, buf) => {
-      (req as Request & { bodySha256?: string }).bodySha256 = createHash('sha256').update(buf).digest('hex');
-      (req as Request & { bodyMayHaveBadText?: boolean }).bodyMayHaveBadText = mayHaveBadText(req as Request, buf);
+      (req as ParsedRequest).bodySha256 = createHash('sha256').update(buf).digest('hex');
+      (req as ParsedRequest).bodyMayHaveBadText = charsetMayHideText(req as Request) || hasTextEscape((s, from) => buf.indexOf(s, from), (i) => buf[i]);
     },
   });
   const checkType = (req: Request, _res: Response, next: NextFunction) => {
@@ -36,14 +41,79 @@ export function jsonBody(limitBytes: number, acceptedTypes: string[] = []): Requ
     }
     next();
   };
+  const read = (req: Request, res: Response, next: NextFunction) => (isPlainJson(req) ? readPlainJson(req, next) : parse(req, res, next));
   const checkContent = (req: Request, _res: Response, next: NextFunction) => {
     if (req.body !== undefined) {
-      const bad = inspectJson(req.body, MAX_JSON_DEPTH, (req as Request & { bodyMayHaveBadText?: boolean }).bodyMayHaveBadText !== false);
+      const bad = inspectJson(req.body, MAX_JSON_DEPTH, (req as ParsedRequest).bodyMayHaveBadText !== false);
       if (bad) return next(validationProblem(bad));
     }
     next();
   };
-  return [checkType, parse, checkContent];
+  return [checkType, read, checkContent];
+}
+
+type ParsedRequest = Request & { bodySha256?: string; bodyMayHaveBadText?: boolean };
+
+/** application/json, in UTF-8 (said or not). */
+export const PLAIN_JSON_TYPE = /^application\/json\s*(;\s*charset="?utf-8"?\s*)?$/i;
+
+/** UTF-8 JSON, not compressed, with its length announced: what hosts send. */
+function isPlainJson(req: Request): boolean {
+  const h = req.headers;
+  return Number(h['content-length']) > 0 && h['transfer-encoding'] === undefined && (h['content-encoding'] === undefined || h['content-encoding'].toLowerCase() === 'identity') && PLAIN_JSON_TYPE.test(h['content-type'] ?? '');
+}
+
+/**
+ * Read a plain JSON body as it arrives: each chunk is hashed and decoded, then dropped, so an
+ * inventory is held as text once (body-parser holds the chunks, their concatenation and the
+ * text) and not decoded a second time. The route's limit was checked against Content-Length.
+ */
+function readPlainJson(req: Request, next: NextFunction): void {
+  const hash = createHash('sha256');
+  const decoder = new StringDecoder('utf8');
+  let text = '';
+  let done = false;
+  const finish = (err?: unknown) => {
+    if (done) return;
+    done = true;
+    req.off('data', onData);
+    if (err) return next(err);
+    text += decoder.end();
+    const r = req as ParsedRequest;
+    try {
+      r.body = parseStrictJson(text);
+    } catch (e) {
+      return next(e);
+    }
+    r.bodySha256 = hash.digest('hex');
+    r.bodyMayHaveBadText = hasTextEscape((s, from) => text.indexOf(s, from), (i) => text.charCodeAt(i));
+    next();
+  };
+  const onData = (chunk: Buffer) => {
+    hash.update(chunk);
+    text += decoder.write(chunk);
+  };
+  req.on('data', onData);
+  req.once('end', () => finish());
+  req.once('error', () => finish(requestAborted()));
+  req.once('close', () => {
+    if (!req.complete) finish(requestAborted());
+  });
+}
+
+/**
+ * Strict JSON text, read as body-parser reads it: a leading byte-order mark is ignored, and the
+ * value must be an object or an array. Anything else is the invalid-JSON problem.
+ */
+export function parseStrictJson(text: string): object {
+  let value: unknown;
+  try {
+    value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch {
+    throw invalidJson();
+  }
+  if (value === null || typeof value !== 'object') throw invalidJson();
+  return value;
 }
 
 /** How deep a JSON body may nest (objects and arrays); deeper is a 400 before anything reads it. */
@@ -55,19 +125,23 @@ const BAD_CHAR = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])
 
 const escapePointer = (k: string) => k.replaceAll('~', '~0').replaceAll('/', '~1');
 
-/**
- * Whether the raw UTF-8 body may hold NUL or a lone surrogate once parsed. In UTF-8 JSON both can
- * only be written as escapes (a raw control character is not valid JSON; bytes that are not UTF-8
- * decode to U+FFFD), so a body without `\u0000` and without `\uD800`–`\uDFFF` escapes cannot:
- * the strings of a large inventory are then not looked at one by one. Other charsets: maybe.
- */
-function mayHaveBadText(req: Request, buf: Buffer): boolean {
+/** A charset other than UTF-8 may spell NUL or a lone surrogate without an escape. */
+function charsetMayHideText(req: Request): boolean {
   const type = String(req.headers['content-type'] ?? '').toLowerCase();
-  if (/charset=/.test(type) && !/charset=("?)utf-8\1/.test(type)) return true;
-  if (buf.indexOf('\\u0000') !== -1) return true;
+  return /charset=/.test(type) && !/charset=("?)utf-8\1/.test(type);
+}
+
+/**
+ * Whether UTF-8 JSON text (as bytes or as a string) may hold NUL or a lone surrogate once parsed.
+ * In UTF-8 JSON both can only be written as escapes (a raw control character is not valid JSON;
+ * bytes that are not UTF-8 decode to U+FFFD), so a body without `\u0000` and without
+ * `\uD800`–`\uDFFF` escapes cannot: the strings of a large inventory are then not looked at one by one.
+ */
+function hasTextEscape(indexOf: (s: string, from?: number) => number, codeAt: (i: number) => number | undefined): boolean {
+  if (indexOf('\\u0000') !== -1) return true;
   for (const lead of ['\\ud', '\\uD']) {
-    for (let i = buf.indexOf(lead); i !== -1; i = buf.indexOf(lead, i + 3)) {
-      const c = buf[i + 3];
+    for (let i = indexOf(lead); i !== -1; i = indexOf(lead, i + 3)) {
+      const c = codeAt(i + 3);
       // 8-9, a-f, A-F: the surrogate range D800-DFFF.
       if (c !== undefined && ((c >= 0x38 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46))) return true;
     }

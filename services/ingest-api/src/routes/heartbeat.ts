@@ -7,8 +7,8 @@ import { logContext } from '@zfs-sync/logger';
 import { presentedCredential } from '../auth/authenticate.js';
 import { hashKey } from '../auth/credentials.js';
 import { tooManyRequests, type RateLimiter } from '../auth/rate-limit.js';
-import { MAX_JSON_DEPTH, inspectJson } from '../http/body.js';
-import { HttpProblem, answerError, invalidJson, notFound, requestAborted, validationProblem } from '../http/problem.js';
+import { MAX_JSON_DEPTH, PLAIN_JSON_TYPE, inspectJson, parseStrictJson } from '../http/body.js';
+import { HttpProblem, answerError, notFound, requestAborted, validationProblem } from '../http/problem.js';
 import { documentedValidator, routeTemplate } from '../http/route.js';
 import { watchBodyIdle } from '../http/server.js';
 import { observeRequest } from '../ops/metrics.js';
@@ -71,8 +71,6 @@ export function heartbeatRecorder(deps: ApiDeps) {
 const HEARTBEAT_PATH = new RegExp(`^${API_PREFIX}/systems/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/heartbeat$`);
 /** What a heartbeat body is in practice (agent version, a little metadata); larger ones take the general path. */
 const LANE_MAX_BODY_BYTES = 16 * 1024;
-const PLAIN_JSON = /^application\/json\s*(;\s*charset="?utf-8"?\s*)?$/i;
-const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /** Whether this is the heartbeat route's path (the access log keeps its successes at debug level). */
 export const isHeartbeatPath = (url: string): boolean => HEARTBEAT_PATH.test(url);
@@ -108,7 +106,7 @@ export function heartbeatLane(deps: ApiDeps, opts: HeartbeatLaneOptions): (req: 
     if (!path) return false;
     const headers = req.headers;
     const length = Number(headers['content-length']);
-    if (!(length > 0 && length <= LANE_MAX_BODY_BYTES) || headers['transfer-encoding'] !== undefined || headers['content-encoding'] !== undefined || !PLAIN_JSON.test(headers['content-type'] ?? '')) return false;
+    if (!(length > 0 && length <= LANE_MAX_BODY_BYTES) || headers['transfer-encoding'] !== undefined || headers['content-encoding'] !== undefined || !PLAIN_JSON_TYPE.test(headers['content-type'] ?? '')) return false;
     const credential = presentedCredential(req);
     if (credential === null || credential.length > 512) return false;
     const key = deps.keyCache.peek(hashKey(credential));
@@ -131,16 +129,12 @@ export function heartbeatLane(deps: ApiDeps, opts: HeartbeatLaneOptions): (req: 
       }
     });
     const answer = () => {
-      let body: unknown;
+      let body: object;
       try {
-        let raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-        if (raw.subarray(0, 3).equals(UTF8_BOM)) raw = raw.subarray(3);
-        body = JSON.parse(raw.toString('utf8'));
-      } catch {
-        return fail(invalidJson());
+        body = parseStrictJson((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'));
+      } catch (err) {
+        return fail(err);
       }
-      // The generic parser is strict JSON: an object or an array, never a bare value.
-      if (body === null || typeof body !== 'object') return fail(invalidJson());
       const bad = inspectJson(body, MAX_JSON_DEPTH);
       if (bad) return fail(validationProblem(bad));
       const checked = validate(body);

@@ -215,6 +215,9 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     } catch (err) {
       reportFieldError(err);
     }
+    // From here on only the compact rows are used: the parsed document (several times the body's
+    // size) can be collected while the report is recorded and queued.
+    req.body = undefined;
     await accept(
       res,
       { mode: 'inventory', system_id: systemId, report_id: body.report_id, generation: body.generation, complete: body.complete, chunk_index: chunk.index, chunk_count: chunk.count, body_hash: bodySha256(req), received_at: receivedAt, datasets: normalized!.datasets },
