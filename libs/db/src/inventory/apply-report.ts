@@ -394,8 +394,7 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
     );
     if (goneDatasets.rowCount) {
       const ids = goneDatasets.rows.map((r) => r.id);
-      // A batch without any guid (the original cron script sends none) cannot carry a guid change.
-    const removed = !fullReplace && !stagedGuids ? { rows: [] } : await client.query<{ dataset_id: string; n: string }>(
+      const removed = await client.query<{ dataset_id: string; n: string }>(
         `with gone as (delete from snapshots where dataset_id = any($1::bigint[]) returning *),
               archived as (
                 insert into snapshots_gone (id, dataset_id, system_id, kind, name, guid, createtxg, creation, used, referenced, userrefs, first_seen, last_seen, gone_report_id, gone_reason)
