@@ -85,7 +85,41 @@ async function copyRows(client: pg.PoolClient, sql: string, lines: Iterable<stri
  * changes nothing and returns its recorded outcome.
  */
 export async function applyReport(pool: pg.Pool, job: ReconcilePayload): Promise<ApplyOutcome> {
-  return withTransaction(pool, (client) => applyInTransaction(client, job));
+  let used: pg.PoolClient | undefined;
+  try {
+    return await withTransaction(pool, (client) => applyInTransaction((used = client), job));
+  } catch (err) {
+    // The staging table may have been created in the transaction that just rolled back.
+    if (used) stagingReady.delete(used);
+    throw err;
+  }
+}
+
+/**
+ * Connections (of this process) whose session already holds the staging table. It lives as long
+ * as the connection and empties itself at every commit: creating, indexing and dropping a temp
+ * table in every transaction cost more than the COPY and the merge of a 1,000-row batch (catalog
+ * rows written and deleted, cache invalidations sent to every other backend).
+ */
+const stagingReady = new WeakSet<pg.PoolClient>();
+
+/** Reports with at most this many staged rows skip ANALYZE of the staging table (its plans are hash joins either way). */
+const ANALYZE_STAGED_ROWS = 5_000;
+
+async function prepareStaging(client: pg.PoolClient): Promise<void> {
+  if (stagingReady.has(client)) return;
+  // creation is staged as Unix seconds and converted in SQL: formatting a Date per row in JS
+  // costs more than the COPY itself. A report listing the same name twice in one dataset is
+  // refused before this point; the unique index would make it fail loudly rather than pick one
+  // silently.
+  await client.query(`
+    create temp table if not exists stage_snapshots (
+      dataset_id bigint not null, kind text not null, name text not null,
+      guid numeric(20,0), createtxg numeric(20,0), creation_epoch bigint not null,
+      used numeric(20,0), referenced numeric(20,0), userrefs integer
+    ) on commit delete rows`);
+  await client.query('create unique index if not exists stage_snapshots_identity on stage_snapshots (dataset_id, kind, name)');
+  stagingReady.add(client);
 }
 
 async function applyInTransaction(client: pg.PoolClient, job: ReconcilePayload): Promise<ApplyOutcome> {
@@ -93,18 +127,27 @@ async function applyInTransaction(client: pg.PoolClient, job: ReconcilePayload):
   if (!sys.rowCount) throw new ReportRejectedError(`system ${job.system_id} no longer exists`);
   const currentGeneration = BigInt(sys.rows[0]!.inventory_generation);
 
-  await client.query(
-    `insert into inventory_reports (system_id, report_id, mode, generation, complete, chunk_count, status, received_at)
-     values ($1, $2, $3, $4, $5, $6, 'queued', $7)
-     on conflict (system_id, report_id) do nothing`,
-    [job.system_id, job.report_id, job.mode, job.generation, job.complete, job.chunk_count, job.received_at],
-  );
-  const report = (
-    await client.query<{ status: string; counts: ReportCounts; recompute: RecomputeLinksPayload[] }>(
-      'select status, counts, recompute from inventory_reports where system_id = $1 and report_id = $2',
-      [job.system_id, job.report_id],
+  // The API recorded the report before queueing it, so the row is normally there already; the
+  // insert covers a job queued without it. One round trip for both.
+  type ReportState = { status: string; counts: ReportCounts; recompute: RecomputeLinksPayload[] };
+  const selectReport = 'select status, counts, recompute from inventory_reports where system_id = $1 and report_id = $2';
+  let report = (
+    await client.query<ReportState>(
+      `with inserted as (
+         insert into inventory_reports (system_id, report_id, mode, generation, complete, chunk_count, status, received_at)
+         values ($1, $2, $3, $4, $5, $6, 'queued', $7)
+         on conflict (system_id, report_id) do nothing
+         returning status, counts, recompute
+       )
+       select status, counts, recompute from inserted
+       union all
+       ${selectReport} and not exists (select 1 from inserted)`,
+      [job.system_id, job.report_id, job.mode, job.generation, job.complete, job.chunk_count, job.received_at],
     )
-  ).rows[0]!;
+  ).rows[0];
+  // A row committed by another transaction while the insert waited is not in this statement's
+  // snapshot: read it again.
+  report ??= (await client.query<ReportState>(selectReport, [job.system_id, job.report_id])).rows[0]!;
   if (report.status === 'applied') return { status: 'applied', counts: report.counts, recompute: report.recompute, replayed: true };
   if (report.status === 'superseded') return { status: 'superseded', current_generation: currentGeneration.toString() };
 
@@ -140,15 +183,14 @@ async function applyInTransaction(client: pg.PoolClient, job: ReconcilePayload):
   const { counts, recompute } = await mergeInventory(client, job, datasets);
   // Which kind of client this is decides whether the batch-only removal rule applies (see legacy-prune.ts).
   await client.query(
-    `update systems set inventory_generation = greatest(inventory_generation, coalesce($2, inventory_generation)), last_inventory_at = now(),
-            last_full_inventory_at = case when $3 = 'inventory' then now() else last_full_inventory_at end,
-            last_batch_at = case when $3 = 'batch' then now() else last_batch_at end
-      where id = $1`,
-    [job.system_id, job.generation, job.mode],
-  );
-  await client.query(
-    `update inventory_reports set status = 'applied', applied_at = now(), counts = $3, recompute = $4, error = null where system_id = $1 and report_id = $2`,
-    [job.system_id, job.report_id, JSON.stringify(counts), JSON.stringify(recompute)],
+    `with system_update as (
+       update systems set inventory_generation = greatest(inventory_generation, coalesce($3, inventory_generation)), last_inventory_at = now(),
+              last_full_inventory_at = case when $4 = 'inventory' then now() else last_full_inventory_at end,
+              last_batch_at = case when $4 = 'batch' then now() else last_batch_at end
+        where id = $1
+     )
+     update inventory_reports set status = 'applied', applied_at = now(), counts = $5, recompute = $6, error = null where system_id = $1 and report_id = $2`,
+    [job.system_id, job.report_id, job.generation, job.mode, JSON.stringify(counts), JSON.stringify(recompute)],
   );
   if (job.chunk_count > 1) await client.query('delete from inventory_report_chunks where system_id = $1 and report_id = $2', [job.system_id, job.report_id]);
   // inventory.applied (issue 10), once per report, in the transaction that applied it.
@@ -161,6 +203,13 @@ async function applyInTransaction(client: pg.PoolClient, job: ReconcilePayload):
   return { status: 'applied', counts, recompute, replayed: false };
 }
 
+interface VersionRow {
+  id: string;
+  pool: string;
+  path: string;
+  content_version: string;
+}
+
 interface DatasetRow {
   id: string;
   pool: string;
@@ -171,6 +220,8 @@ interface DatasetRow {
 async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, datasets: ReconcileDataset[]): Promise<{ counts: ReportCounts; recompute: RecomputeLinksPayload[] }> {
   const counts = zeroCounts();
   const fullReplace = job.mode === 'inventory';
+  /** Current content versions of datasets, by id, as the statements below return them. */
+  const versions = new Map<string, VersionRow>();
 
   // 1. Upsert the listed datasets (with rows, and those listed unchanged by reference); learn
   //    their ids and stored content hashes.
@@ -229,14 +280,13 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
 
   if (changed.length > 0) {
     // 3. Stage the reported rows of changed datasets with COPY (the fastest way in).
-    // creation is staged as Unix seconds and converted in SQL: formatting a Date per row in JS
-    // costs more than the COPY itself.
-    await client.query(`
-      create temp table stage_snapshots (
-        dataset_id bigint not null, kind text not null, name text not null,
-        guid numeric(20,0), createtxg numeric(20,0), creation_epoch bigint not null,
-        used numeric(20,0), referenced numeric(20,0), userrefs integer
-      ) on commit drop`);
+    await prepareStaging(client);
+    let staged = 0;
+    let stagedGuids = false;
+    for (const c of changed) {
+      staged += c.data.snapshots.length + c.data.bookmarks.length;
+      if (!stagedGuids) stagedGuids = c.data.snapshots.some((s) => s[1] !== null) || c.data.bookmarks.some((b) => b[1] !== null);
+    }
     function* lines() {
       for (const { row, data } of changed) {
         for (const s of data.snapshots) yield copyLine([row.id, 'snapshot', s[0], s[1], s[2], s[3], s[4], s[5], s[6]]);
@@ -245,16 +295,14 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
     }
     await copyRows(client, 'copy stage_snapshots from stdin', lines());
     const changedIds = changed.map((c) => c.row.id);
-    // A report listing the same name twice in one dataset is refused before this point; the
-    // unique index below would make it fail loudly rather than pick one silently.
-    await client.query('create unique index on stage_snapshots (dataset_id, kind, name)');
-    await client.query('analyze stage_snapshots (dataset_id, kind, name)');
+    if (staged > ANALYZE_STAGED_ROWS) await client.query('analyze stage_snapshots (dataset_id, kind, name)');
 
     // 4. Removals: in a full inventory, every stored snapshot of a listed dataset that the report
     //    does not contain (same kind, name and guid) is gone; a guid that changed under the same
     //    name is a different snapshot, so the old one is gone too. Batch reports (original
     //    clients) only ever add, except for that guid change.
-    const removed = await client.query<{ dataset_id: string; n: string }>(
+    // A batch without any guid (the original cron script sends none) cannot carry a guid change.
+    const removed = !fullReplace && !stagedGuids ? { rows: [] } : await client.query<{ dataset_id: string; n: string }>(
       `with gone as (
          delete from snapshots s
           where s.dataset_id = any($1::bigint[])
@@ -304,31 +352,35 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
        select dataset_id, count(*) filter (where inserted) as added, count(*) filter (where not inserted) as changed from up group by dataset_id`,
       [job.system_id, job.report_id],
     );
-    // A batch-only client (the original cron script) re-sends its whole list every run: every
-    // row it lists counts as re-reported now, changed or not (see legacy-prune.ts).
-    if (!fullReplace) {
-      await client.query(
-        `update snapshots s set last_seen = now() from stage_snapshots t
-          where t.dataset_id = s.dataset_id and t.kind = s.kind and t.name = s.name and s.last_seen < now()`,
-      );
-    }
-    let staged = 0;
-    for (const c of changed) staged += c.data.snapshots.length + c.data.bookmarks.length;
+    let written = 0;
     for (const r of upserted.rows) {
       counts.added += Number(r.added);
       counts.changed += Number(r.changed);
+      written += Number(r.added) + Number(r.changed);
       bump(r.dataset_id, Number(r.added) + Number(r.changed));
     }
-    counts.unchanged += staged - counts.added - counts.changed;
+    counts.unchanged += staged - written;
+    // A batch-only client (the original cron script) re-sends its whole list every run: every
+    // row it lists counts as re-reported now, changed or not (see legacy-prune.ts). Rows the
+    // upsert wrote already carry last_seen = now(), so only the unchanged ones are left to touch.
+    if (!fullReplace && staged > written) {
+      await client.query(
+        `update snapshots s set last_seen = now() from stage_snapshots t
+          where s.dataset_id = any($1::bigint[]) and t.dataset_id = s.dataset_id and t.kind = s.kind and t.name = s.name and s.last_seen < now()`,
+        [changedIds],
+      );
+    }
 
     // 6. Remember the new content hash; bump the version only where rows really changed.
-    await client.query(
+    const { rows } = await client.query<VersionRow>(
       `update datasets d set content_hash = t.hash,
               content_version = d.content_version + case when t.touched then 1 else 0 end
          from unnest($1::bigint[], $2::text[], $3::bool[]) as t(id, hash, touched)
-        where d.id = t.id`,
+        where d.id = t.id
+        returning d.id, d.pool, d.path, d.content_version`,
       [changed.map((c) => c.row.id), changed.map((c) => c.hash), changed.map((c) => perDataset.has(c.row.id))],
     );
+    for (const r of rows) versions.set(String(r.id), r);
   }
 
   // 7. A complete inventory: datasets of this system it does not list are gone, with their snapshots.
@@ -356,15 +408,20 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
     }
   }
 
-  // 8. One recompute job per (dataset, new version) that changed.
-  let recompute: RecomputeLinksPayload[] = [];
-  if (perDataset.size > 0) {
-    const { rows } = await client.query<{ id: string; pool: string; path: string; content_version: string }>(
-      'select id, pool, path, content_version from datasets where id = any($1::bigint[]) order by id',
-      [[...perDataset.keys()]],
-    );
-    recompute = rows.map((r) => ({ system_id: job.system_id, dataset_id: String(r.id), pool: r.pool, dataset: r.path, version: String(r.content_version) }));
+  // 8. One recompute job per (dataset, new version) that changed. Step 6 returned the versions of
+  //    the changed datasets (step 7 touches only unlisted ones); read the others.
+  const unknown = [...perDataset.keys()].filter((id) => !versions.has(id));
+  if (unknown.length > 0) {
+    const { rows } = await client.query<VersionRow>('select id, pool, path, content_version from datasets where id = any($1::bigint[])', [unknown]);
+    for (const r of rows) versions.set(String(r.id), r);
   }
+  const recompute = [...perDataset.keys()]
+    .filter((id) => versions.has(id))
+    .sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0))
+    .map((id) => {
+      const r = versions.get(id)!;
+      return { system_id: job.system_id, dataset_id: String(r.id), pool: r.pool, dataset: r.path, version: String(r.content_version) };
+    });
   return { counts, recompute };
 }
 
