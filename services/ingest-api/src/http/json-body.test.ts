@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import test from 'ava';
-import { TEST_ADMIN_TOKEN, createTestEnvironment, startTestApi, type TestApi, type TestEnvironment } from '@zfs-sync/testkit/stack';
+import { TEST_ADMIN_TOKEN, createTestEnvironment, registerSystem, startTestApi, type TestApi, type TestEnvironment } from '@zfs-sync/testkit/stack';
 
 /**
  * JSON bodies are read two ways (body.ts): a plain one — UTF-8, Content-Length, not compressed —
@@ -22,13 +22,6 @@ test.after.always(async () => {
   await api?.close();
   await env?.teardown();
 });
-
-let counter = 0;
-async function registerHost(): Promise<{ id: string; api_key: string }> {
-  const res = await api.request('POST', '/systems', { key: TEST_ADMIN_TOKEN, body: { hostname: `json-body-${process.pid}-${++counter}.example.net`, platform: 'linux' } });
-  if (res.status !== 201) throw new Error(`register: ${res.status} ${res.text}`);
-  return res.body;
-}
 
 /** POST a body in pieces of `piece` bytes, announced by Content-Length (plain) or sent chunked. */
 function post(path: string, key: string, body: Buffer, how: 'plain' | 'chunked', piece = 7, contentType = 'application/json'): Promise<{ status: number; type: string | undefined; body: any }> {
@@ -92,7 +85,7 @@ const shape = (r: { status: number; type: string | undefined; body: any }) => ({
 
 for (const c of cases) {
   test(`a JSON body read as it arrives and one read by body-parser answer alike: ${c.name}`, async (t) => {
-    const [a, b] = [await registerHost(), await registerHost()];
+    const [a, b] = [await registerSystem(api), await registerSystem(api)];
     const plain = await post(`/systems/${a.id}/inventory`, a.api_key, c.body('r-1'), 'plain');
     const chunked = await post(`/systems/${b.id}/inventory`, b.api_key, c.body('r-1'), 'chunked');
     t.deepEqual(shape(plain), shape(chunked));
@@ -100,7 +93,7 @@ for (const c of cases) {
 }
 
 test('the same report sent plain and then chunked is one report (the same fingerprint), not a conflict', async (t) => {
-  const a = await registerHost();
+  const a = await registerSystem(api);
   const body = Buffer.from(JSON.stringify(inventory('same-1')));
   const first = await post(`/systems/${a.id}/inventory`, a.api_key, body, 'plain', 5);
   const again = await post(`/systems/${a.id}/inventory`, a.api_key, body, 'chunked', 3);
@@ -114,7 +107,7 @@ test('the same report sent plain and then chunked is one report (the same finger
 });
 
 test('a plain body whose client goes away mid-upload is dropped, and the API keeps answering', async (t) => {
-  const a = await registerHost();
+  const a = await registerSystem(api);
   const body = Buffer.from(JSON.stringify(inventory('gone-1')));
   await new Promise<void>((resolve) => {
     const req = httpRequest(new URL(`${api.baseUrl}/systems/${a.id}/inventory`), { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': a.api_key, 'content-length': String(body.length) } });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { pgQuery } from '@zfs-sync/testkit';
-import { TEST_ADMIN_TOKEN, createTestEnvironment, startTestApi, type TestApi, type TestEnvironment } from '@zfs-sync/testkit/stack';
+import { TEST_ADMIN_TOKEN, createTestEnvironment, registerSystem, startTestApi, type TestApi, type TestEnvironment } from '@zfs-sync/testkit/stack';
 
 /**
  * The heartbeat lane (heartbeat.ts) answers a host's usual heartbeat before the router, once the
@@ -23,13 +23,6 @@ test.after.always(async () => {
   await routed?.close();
   await env?.teardown();
 });
-
-let counter = 0;
-async function registerHost(): Promise<{ id: string; api_key: string }> {
-  const res = await lane.request('POST', '/systems', { key: TEST_ADMIN_TOKEN, body: { hostname: `hb-lane-${process.pid}-${++counter}.example.net`, platform: 'linux' } });
-  if (res.status !== 201) throw new Error(`register: ${res.status} ${res.text}`);
-  return res.body;
-}
 
 const json = { 'content-type': 'application/json' };
 const cases: Array<{ name: string; rawBody: string | Buffer; headers?: Record<string, string> }> = [
@@ -58,7 +51,7 @@ const shape = (r: { status: number; headers: Headers; body: any }) => ({
 
 for (const c of cases) {
   test(`heartbeat lane and route answer alike: ${c.name}`, async (t) => {
-    const [a, b] = [await registerHost(), await registerHost()];
+    const [a, b] = [await registerSystem(lane), await registerSystem(lane)];
     // Warm the lane's key cache with an ordinary heartbeat first.
     t.is((await lane.request('POST', `/systems/${a.id}/heartbeat`, { key: a.api_key, body: {} })).status, 200);
     t.is((await routed.request('POST', `/systems/${b.id}/heartbeat`, { key: b.api_key, body: {} })).status, 200);
@@ -71,7 +64,7 @@ for (const c of cases) {
 }
 
 test('the lane stores what the route stores: agent version, metadata and site reach PostgreSQL', async (t) => {
-  const a = await registerHost();
+  const a = await registerSystem(lane);
   t.is((await lane.request('POST', `/systems/${a.id}/heartbeat`, { key: a.api_key, body: {} })).status, 200);
   const res = await lane.request('POST', `/systems/${a.id}/heartbeat`, { key: a.api_key, body: { agent_version: '3.1.4', metadata: { zfs: '2.3.0' }, site: 'lab' } });
   t.is(res.status, 200);
@@ -81,7 +74,7 @@ test('the lane stores what the route stores: agent version, metadata and site re
 });
 
 test("the lane keeps a host key to its own system, and a rotated-out key is refused at once", async (t) => {
-  const [a, b] = [await registerHost(), await registerHost()];
+  const [a, b] = [await registerSystem(lane), await registerSystem(lane)];
   for (const h of [a, b]) t.is((await lane.request('POST', `/systems/${h.id}/heartbeat`, { key: h.api_key, body: {} })).status, 200);
   // b's key is cached, but for b: a heartbeat for a with it is the route's 403.
   const cross = await lane.request('POST', `/systems/${a.id}/heartbeat`, { key: b.api_key, body: { agent_version: '1' } });
@@ -96,7 +89,7 @@ test("the lane keeps a host key to its own system, and a rotated-out key is refu
 test('the lane counts the rate limit: over it, 429 with Retry-After and nothing recorded', async (t) => {
   const limited = await startTestApi(env.config({ rate_limit_per_minute: 3 }));
   try {
-    const a = await registerHost();
+    const a = await registerSystem(lane);
     const statuses: number[] = [];
     let refused: Awaited<ReturnType<TestApi['request']>> | null = null;
     for (let i = 0; i < 5; i++) {
@@ -115,8 +108,8 @@ test('the lane counts the rate limit: over it, 429 with Retry-After and nothing 
 });
 
 test('a failed heartbeat writes nothing: last_seen stays empty after a refused body', async (t) => {
-  const a = await registerHost();
-  const other = await registerHost();
+  const a = await registerSystem(lane);
+  const other = await registerSystem(lane);
   // Warm the cache with the key of another host… and this host's own key through a bad request
   // (the key is looked up before the body is read, so it is cached now).
   t.is((await lane.request('POST', `/systems/${other.id}/heartbeat`, { key: other.api_key, body: {} })).status, 200);
