@@ -33,7 +33,8 @@ test.serial('row 6 + kill mid-apply: a reconcile worker killed (SIGKILL) mid-app
     // The worker's transaction has merged every row and now waits for our lock on its report row.
     for (let i = 0; ; i++) {
       // (From another connection: inside a transaction pg_stat_activity is a frozen snapshot.)
-      const rows = await env.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ~* '^\\s*update inventory_reports set status = ''applied'''`);
+      // The statement that marks the report applied (it also updates the system, in a CTE before it).
+      const rows = await env.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ~* 'update inventory_reports set status = ''applied'''`);
       if (rows[0].n > 0) break;
       if (i > 600) throw new Error(`the worker never reached the end of its apply: ${doomed.lines.slice(-8).map((l) => JSON.stringify(l)).join('\n')} ${JSON.stringify(await env.query(`select state, wait_event_type, left(query, 80) as q from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`))}`);
       await sleep(100);
