@@ -329,12 +329,22 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
       bump(r.dataset_id, Number(r.n));
     }
 
-    // 5. Additions and changes in one upsert. Rows whose values are identical are not written
-    //    (the WHERE of DO UPDATE), so they come back from neither branch and count as unchanged.
+    // 5. Additions and changes in one upsert. Rows whose values are identical are not written, so
+    //    they come back from neither branch and count as unchanged. They are left out before the
+    //    insert, not only by the WHERE of DO UPDATE: ON CONFLICT locks every conflicting row before
+    //    it evaluates that WHERE, so a dataset of 2,000 snapshots that gained one would lock (and
+    //    dirty) 2,000 rows to write one. The WHERE stays for rows changed by a concurrent writer.
     const upserted = await client.query<{ dataset_id: string; added: string; changed: string }>(
       `with up as (
          insert into snapshots as s (dataset_id, system_id, kind, name, guid, createtxg, creation, used, referenced, userrefs, report_id)
-         select dataset_id, $1, kind, name, guid, createtxg, to_timestamp(creation_epoch), used, referenced, userrefs, $2 from stage_snapshots
+         select t.dataset_id, $1, t.kind, t.name, t.guid, t.createtxg, to_timestamp(t.creation_epoch), t.used, t.referenced, t.userrefs, $2
+           from stage_snapshots t
+          where not exists (
+                  select 1 from snapshots o
+                   where o.dataset_id = t.dataset_id and o.kind = t.kind and o.name = t.name
+                     and (o.guid, o.createtxg, o.creation, o.used, o.referenced, o.userrefs) is not distinct from
+                         (coalesce(t.guid, o.guid), coalesce(t.createtxg, o.createtxg), to_timestamp(t.creation_epoch),
+                          coalesce(t.used, o.used), coalesce(t.referenced, o.referenced), coalesce(t.userrefs, o.userrefs)))
          on conflict (dataset_id, kind, name) do update
            set guid = coalesce(excluded.guid, s.guid),
                createtxg = coalesce(excluded.createtxg, s.createtxg),

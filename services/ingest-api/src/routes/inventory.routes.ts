@@ -157,8 +157,12 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     try {
       // Small reports first: a host's one new snapshot should not wait behind bulk inventories
       // (BullMQ: a lower number is served earlier; equal priorities stay first-in, first-out).
+      // The size is the whole report as the host sent it, datasets passed by reference included:
+      // the apply still upserts every listed dataset, and a large host whose re-report changed
+      // one dataset must not jump ahead of a small host's new snapshot.
       let rows = 0;
       for (const d of queued.datasets) rows += d.snapshots.length + d.bookmarks.length;
+      for (const r of queued.unchanged ?? []) rows += r.rows;
       const priority = Math.min(2_000_000, 1 + Math.floor(rows / 1000));
       await deps.producer.enqueue('reconcile', { ...queued, received_at: claim.meta.received_at }, { priority }, { prevalidated: true });
     } catch (err) {

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { Redis } from 'ioredis';
+import { Job, Queue } from 'bullmq';
 import { JOBS, type ReconcilePayload } from '@zfs-sync/contracts';
 import { createLogger } from '@zfs-sync/logger';
 import { pgQuery } from '@zfs-sync/testkit';
@@ -46,6 +47,18 @@ const queuedPayload = async (systemId: string, reportId: string) => {
     return { data: JSON.parse(raw) as ReconcilePayload, bytes: raw.length };
   } finally {
     redis.disconnect();
+  }
+};
+/** The queued job of a report (BullMQ), to read or move its place in the queue. */
+const withQueuedJob = async <T>(systemId: string, reportId: string, use: (job: Job) => Promise<T>): Promise<T> => {
+  const queue = new Queue(JOBS.reconcile.queue, { connection: { url: env.redisUrl }, prefix: env.prefix });
+  try {
+    const id = workers!.deps.producer.jobIdOf('reconcile', { system_id: systemId, report_id: reportId, chunk_index: 0 } as ReconcilePayload);
+    const job = await Job.fromId(queue, id);
+    if (!job) throw new Error(`no queued job for ${reportId}`);
+    return await use(job);
+  } finally {
+    await queue.close();
   }
 };
 const stored = async (systemId: string) =>
@@ -96,12 +109,13 @@ test.serial('a reference that overtakes the report it refers to waits for it (re
   t.is((await waitForReport(api, sys.api_key, 'over-1')).status, 'applied');
   await stopWorkers();
   // Report 2 changes the dataset (rows queued); report 3 repeats report 2 (a reference to
-  // content PostgreSQL does not hold until report 2 applies). Report 3 is the smaller job, so
-  // it is served first.
+  // content PostgreSQL does not hold until report 2 applies). Both are the same size, so the
+  // test moves report 2 behind report 3 (as another worker process could overtake it).
   const a2 = [...a, ...syntheticSnapshots(5, { seed: 21, from: 200 })];
   t.is((await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('over-2', 2, [{ pool: 'tank', dataset: 'a', snapshots: a2 }]) })).status, 202);
   t.is((await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('over-3', 3, [{ pool: 'tank', dataset: 'a', snapshots: a2 }]) })).status, 202);
   t.is((await queuedPayload(sys.id, 'over-3')).data.datasets.length, 0);
+  await withQueuedJob(sys.id, 'over-2', (job) => job.changePriority({ priority: 1_000 }));
   await startWorkersNow();
   const r3 = await waitForReport(api, sys.api_key, 'over-3', 60_000);
   const r2 = await waitForReport(api, sys.api_key, 'over-2', 60_000);
@@ -109,4 +123,31 @@ test.serial('a reference that overtakes the report it refers to waits for it (re
   // Report 2 applied first, or was superseded by report 3 after it (same content either way).
   t.true(['applied', 'superseded'].includes(r2.status));
   t.is((await stored(sys.id)).length, 205);
+});
+
+test.serial('a small host\'s report is served before a large host\'s re-report, even when the large one changed little and went by reference', async (t) => {
+  await startWorkersNow();
+  const large = await registerSystem(api);
+  const small = await registerSystem(api);
+  const big = syntheticSnapshots(3_000, { seed: 31 });
+  const few = syntheticSnapshots(10, { seed: 32 });
+  await api.request('POST', `/systems/${large.id}/inventory`, { key: large.api_key, body: inventory('large-1', 1, [{ pool: 'tank', dataset: 'big', snapshots: big }, { pool: 'tank', dataset: 'few', snapshots: few }]) });
+  t.is((await waitForReport(api, large.api_key, 'large-1', 60_000)).status, 'applied');
+  await stopWorkers();
+
+  // The large host re-reports: one new snapshot, 3,010 rows by reference. Then the small host
+  // reports 20 new snapshots, its first inventory.
+  const few2 = [...few, ...syntheticSnapshots(1, { seed: 32, from: 10 })];
+  t.is((await api.request('POST', `/systems/${large.id}/inventory`, { key: large.api_key, body: inventory('large-2', 2, [{ pool: 'tank', dataset: 'big', snapshots: big }, { pool: 'tank', dataset: 'few', snapshots: few2 }]) })).status, 202);
+  t.is((await api.request('POST', `/systems/${small.id}/inventory`, { key: small.api_key, body: inventory('small-1', 1, [{ pool: 'tank', dataset: 'data', snapshots: syntheticSnapshots(20, { seed: 33 }) }]) })).status, 202);
+  t.is((await queuedPayload(large.id, 'large-2')).data.datasets.length, 1, 'the large re-report carries one dataset of rows');
+
+  // BullMQ serves the lower priority number first; equal numbers in arrival order.
+  const largePriority = await withQueuedJob(large.id, 'large-2', async (job) => job.priority);
+  const smallPriority = await withQueuedJob(small.id, 'small-1', async (job) => job.priority);
+  t.true(smallPriority < largePriority, `small host ${smallPriority}, large host ${largePriority}`);
+
+  await startWorkersNow();
+  t.is((await waitForReport(api, small.api_key, 'small-1', 60_000)).status, 'applied');
+  t.like(await waitForReport(api, large.api_key, 'large-2', 60_000), { status: 'applied', counts: { added: 1, removed: 0, changed: 0, unchanged: 3_010 } });
 });
