@@ -54,6 +54,7 @@ const withQueuedJob = async <T>(systemId: string, reportId: string, use: (job: J
   const queue = new Queue(JOBS.reconcile.queue, { connection: { url: env.redisUrl }, prefix: env.prefix });
   try {
     const id = workers!.deps.producer.jobIdOf('reconcile', { system_id: systemId, report_id: reportId, chunk_index: 0 } as ReconcilePayload);
+    if (!id) throw new Error('reconcile jobs have no deterministic id');
     const job = await Job.fromId(queue, id);
     if (!job) throw new Error(`no queued job for ${reportId}`);
     return await use(job);
