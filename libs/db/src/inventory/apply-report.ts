@@ -266,7 +266,7 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
     counts.unchanged += ref.rows;
   }
 
-  const changed: Array<{ row: DatasetRow; data: ReconcileDataset; hash: string | null }> = [];
+  const changed: Array<{ row: DatasetRow & { appeared: boolean }; data: ReconcileDataset; hash: string | null }> = [];
   for (const d of datasets) {
     const row = idOf.get(`${d.pool}\u0000${d.dataset}`)!;
     if (row.appeared || row.token_changed) bump(row.id, 0);
@@ -334,12 +334,15 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
     //    insert, not only by the WHERE of DO UPDATE: ON CONFLICT locks every conflicting row before
     //    it evaluates that WHERE, so a dataset of 2,000 snapshots that gained one would lock (and
     //    dirty) 2,000 rows to write one. The WHERE stays for rows changed by a concurrent writer.
+    //    A dataset that has just appeared holds no rows, so its staged rows skip the look-up (a
+    //    first inventory is all new rows: the anti-join would only cost it).
+    const existingIds = changed.filter((c) => !c.row.appeared).map((c) => c.row.id);
     const upserted = await client.query<{ dataset_id: string; added: string; changed: string }>(
       `with up as (
          insert into snapshots as s (dataset_id, system_id, kind, name, guid, createtxg, creation, used, referenced, userrefs, report_id)
          select t.dataset_id, $1, t.kind, t.name, t.guid, t.createtxg, to_timestamp(t.creation_epoch), t.used, t.referenced, t.userrefs, $2
            from stage_snapshots t
-          where not exists (
+          where not (t.dataset_id = any($3::bigint[])) or not exists (
                   select 1 from snapshots o
                    where o.dataset_id = t.dataset_id and o.kind = t.kind and o.name = t.name
                      and (o.guid, o.createtxg, o.creation, o.used, o.referenced, o.userrefs) is not distinct from
@@ -360,7 +363,7 @@ async function mergeInventory(client: pg.PoolClient, job: ReconcilePayload, data
          returning s.dataset_id, (xmax = 0) as inserted
        )
        select dataset_id, count(*) filter (where inserted) as added, count(*) filter (where not inserted) as changed from up group by dataset_id`,
-      [job.system_id, job.report_id],
+      [job.system_id, job.report_id, existingIds],
     );
     let written = 0;
     for (const r of upserted.rows) {
