@@ -30,6 +30,22 @@ export interface Service {
 /** Keys of the parent's environment that must not leak into the services. */
 const OWN_KEYS = /^(ZFS_SYNC_|DATABASE_URL$|REDIS_URL$|PORT$|WORKER_PROCESSORS$)/;
 
+/**
+ * Settings for experiments, given to every service a benchmark starts, after its own:
+ * `BENCH_SERVICE_ENV="ZFS_SYNC_INFLIGHT_BODY_LIMIT_BYTES=4194304 ZFS_SYNC_WORKER_CONCURRENCY=2"`.
+ * (The parent's own ZFS_SYNC_* variables are deliberately not passed on: they name the developer's
+ * database and queues, not the benchmark's.)
+ */
+function experimentEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (process.env.BENCH_SERVICE_ENV ?? '').split(/\s+/).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`BENCH_SERVICE_ENV: "${pair}" is not KEY=VALUE`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
 /** The services a benchmark starts: their compiled bundle (npm run build:server) and their source. */
 export const SERVICE_ENTRIES = {
   api: { bundle: join(DEFAULT_SERVER_DIST, 'api.js'), source: SERVER_ENTRIES.api!.source },
@@ -68,7 +84,7 @@ export function startService(name: string, entry: ServiceEntry, env: Record<stri
   if (!fromSource && !built) throw new Error(`startService(${name}): call prepareServices() first (it builds the bundles)`);
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...serviceArgs(entry, fromSource)], {
     cwd: opts.cwd,
-    env: { ...baseEnv, NODE_ENV: 'production', ZFS_SYNC_LOG_FORMAT: 'json', ...env },
+    env: { ...baseEnv, NODE_ENV: 'production', ZFS_SYNC_LOG_FORMAT: 'json', ...env, ...experimentEnv() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logFile = join(opts.logDir, `${name}.log`);
