@@ -95,11 +95,17 @@ function readPlainJson(req: Request, next: NextFunction, beforeParse?: BeforePar
         return next(e);
       }
       r.bodyMayHaveBadText = hasTextEscape((s, from) => text.indexOf(s, from), (i) => text.charCodeAt(i));
+      // The listeners of this request keep this scope until it closes: the text need not wait.
+      text = '';
       next();
     };
     if (!beforeParse) return parseNow();
     beforeParse(req, text).then(
-      (skip) => (skip ? next() : parseNow()),
+      (skip) => {
+        if (!skip) return parseNow();
+        text = '';
+        next();
+      },
       () => parseNow(),
     );
   };

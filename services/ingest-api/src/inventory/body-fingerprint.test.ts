@@ -43,3 +43,16 @@ test('what is not one JSON object is not fingerprinted', (t) => {
   }
   t.truthy(identityFreeFingerprint(' \n{ "report_id" : "r" , "generation" : 1 }\n'));
 });
+
+test('long bodies are hashed in pieces without splitting a character: two bodies that differ in one astral character at a piece boundary differ', (t) => {
+  // The last hashed part starts after the generation value; put a surrogate pair across its first 64 Ki boundary.
+  const head = '{"report_id":"r","generation":1';
+  const open = `${head},"d":"`;
+  const filler = 'x'.repeat(head.length + 65_535 - open.length);
+  const withChar = (c: string) => `${open}${filler}${c}${'y'.repeat(70_000)}"}`;
+  t.is(withChar('😀').charCodeAt(head.length + 65_535), 0xd83d, 'the high surrogate is the last character of a piece');
+  const a = identityFreeFingerprint(withChar('😀'))!;
+  const b = identityFreeFingerprint(withChar('😃'))!;
+  t.not(a.hash, b.hash);
+  t.is(identityFreeFingerprint(withChar('😀'))!.hash, a.hash);
+});
