@@ -49,6 +49,7 @@ export const METRIC_CATALOG = [
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   },
   { name: 'zfs_sync_reports_accepted_total', type: 'counter', process: 'api', help: 'Inventory report chunks accepted and queued (202), not counting idempotent replays', labels: { mode: '`inventory` (full inventories) or `batch` (the original snapshot forms)' } },
+  { name: 'zfs_sync_inventory_bodies_recognised_total', type: 'counter', process: 'api', help: 'Full inventories not parsed because their body was the system\'s previous inventory again, apart from report_id and generation (queued as references)', labels: {} },
   { name: 'zfs_sync_plans_handed_out_total', type: 'counter', process: 'api', help: 'Transfer and remedy plans handed (leased) to executing hosts', labels: { kind: '`transfer` or `remedy`' } },
   { name: 'zfs_sync_transfers_total', type: 'counter', process: 'api', help: 'Transfers that hosts reported finished', labels: { outcome: '`succeeded` or `failed`' } },
   // ---- workers

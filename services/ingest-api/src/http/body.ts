@@ -16,7 +16,14 @@ function hasBody(req: Request): boolean {
  * `readPlainJson` as it arrives; anything else (compressed, chunked, another charset) by
  * body-parser. Both give the same body, the same SHA-256 and the same errors.
  */
-export function jsonBody(limitBytes: number, acceptedTypes: string[] = []): RequestHandler[] {
+/**
+ * Sees a plain JSON body's text before it is parsed; answering true means the route needs no
+ * parsed body (it keeps what it needs itself), and req.body stays undefined. A failure is the
+ * same as false: the body is parsed.
+ */
+export type BeforeParse = (req: Request, text: string) => Promise<boolean>;
+
+export function jsonBody(limitBytes: number, acceptedTypes: string[] = [], beforeParse?: BeforeParse): RequestHandler[] {
   // The raw body's SHA-256 is the report idempotency fingerprint: hashing the bytes as they
   // arrive is far cheaper than re-serialising a parsed 10,000-snapshot body.
   const parse = express.json({
@@ -41,7 +48,7 @@ export function jsonBody(limitBytes: number, acceptedTypes: string[] = []): Requ
     }
     next();
   };
-  const read = (req: Request, res: Response, next: NextFunction) => (isPlainJson(req) ? readPlainJson(req, next) : parse(req, res, next));
+  const read = (req: Request, res: Response, next: NextFunction) => (isPlainJson(req) ? readPlainJson(req, next, beforeParse) : parse(req, res, next));
   const checkContent = (req: Request, _res: Response, next: NextFunction) => {
     if (req.body !== undefined) {
       const bad = inspectJson(req.body, MAX_JSON_DEPTH, (req as ParsedRequest).bodyMayHaveBadText !== false);
@@ -68,7 +75,7 @@ function isPlainJson(req: Request): boolean {
  * inventory is held as text once (body-parser holds the chunks, their concatenation and the
  * text) and not decoded a second time. The route's limit was checked against Content-Length.
  */
-function readPlainJson(req: Request, next: NextFunction): void {
+function readPlainJson(req: Request, next: NextFunction, beforeParse?: BeforeParse): void {
   const hash = createHash('sha256');
   const decoder = new StringDecoder('utf8');
   let text = '';
@@ -80,14 +87,27 @@ function readPlainJson(req: Request, next: NextFunction): void {
     if (err) return next(err);
     text += decoder.end();
     const r = req as ParsedRequest;
-    try {
-      r.body = parseStrictJson(text);
-    } catch (e) {
-      return next(e);
-    }
     r.bodySha256 = hash.digest('hex');
-    r.bodyMayHaveBadText = hasTextEscape((s, from) => text.indexOf(s, from), (i) => text.charCodeAt(i));
-    next();
+    const parseNow = () => {
+      try {
+        r.body = parseStrictJson(text);
+      } catch (e) {
+        return next(e);
+      }
+      r.bodyMayHaveBadText = hasTextEscape((s, from) => text.indexOf(s, from), (i) => text.charCodeAt(i));
+      // The listeners of this request keep this scope until it closes: the text need not wait.
+      text = '';
+      next();
+    };
+    if (!beforeParse) return parseNow();
+    beforeParse(req, text).then(
+      (skip) => {
+        if (!skip) return parseNow();
+        text = '';
+        next();
+      },
+      () => parseNow(),
+    );
   };
   const onData = (chunk: Buffer) => {
     hash.update(chunk);

@@ -12,6 +12,7 @@ export function createApiMetrics(registry: Registry) {
     httpRequests: counter(registry, 'zfs_sync_http_requests_total'),
     httpDuration: histogram(registry, 'zfs_sync_http_request_duration_seconds'),
     reportsAccepted: counter(registry, 'zfs_sync_reports_accepted_total'),
+    inventoryBodiesRecognised: counter(registry, 'zfs_sync_inventory_bodies_recognised_total'),
     plansHandedOut: counter(registry, 'zfs_sync_plans_handed_out_total'),
     transfers: counter(registry, 'zfs_sync_transfers_total'),
   };

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Router, type Request, type Response } from 'express';
-import type { OriginalSnapshotItem, ReconcileDataset, ReconcilePayload } from '@zfs-sync/contracts';
+import { REPORT_ID_PATTERN, type OriginalSnapshotItem, type ReconcileDataset, type ReconcilePayload } from '@zfs-sync/contracts';
 import { TsvLineError, ZfsListTsvParser } from '@zfs-sync/domain';
 import { ReportsRepository } from '@zfs-sync/db';
 import { QueueUnavailableError } from '@zfs-sync/queue';
@@ -15,10 +15,12 @@ import { queryParams } from '../http/query.js';
 import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized, unavailable, validationProblem } from '../http/problem.js';
 import { ReportFieldError, fromZfsList, normalizeInventory, normalizeOriginalSnapshots, type OriginalItemRow } from '../inventory/normalize-report.js';
 import { ReportRegistry, type ReportMeta } from '../inventory/report-registry.js';
-import { DatasetHashes } from '../inventory/dataset-hashes.js';
+import { DatasetHashes, type KnownBody } from '../inventory/dataset-hashes.js';
+import { identityFreeFingerprint, type BodyFingerprint } from '../inventory/body-fingerprint.js';
 import { systemIdParam } from './systems.routes.js';
 
 const TSV = 'text/tab-separated-values';
+const REPORT_ID_TOKEN = new RegExp(`^"(${REPORT_ID_PATTERN.slice(1, -1)})"$`);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Redis errors on the hot path become an immediate 503: nothing was accepted. */
@@ -106,6 +108,34 @@ export function inventoryRoutes(deps: ApiDeps): Router {
   const reports = new ReportsRepository(deps.pool);
   const inflight = new InflightBytes(deps.config.inflightBodyLimitBytes);
   const bigJson = [inflight.middleware(), ...jsonBody(deps.config.inventoryBodyLimitBytes, [TSV])];
+
+  /** Fingerprints of inventory bodies read as text (body-fingerprint.ts), for the report to remember. */
+  const fingerprints = new WeakMap<Request, BodyFingerprint>();
+  /** Inventory bodies recognised as the system's previous one, with their new report_id and generation. */
+  const recognised = new WeakMap<Request, KnownBody & { reportId: string; generation: number }>();
+  /**
+   * A body identical to the system's newest accepted inventory apart from report_id and
+   * generation is not parsed: it is that inventory again, every dataset a reference. (The worker
+   * checks every reference against PostgreSQL, as for any report.) Anything unusual is parsed.
+   */
+  const recogniseInventory = async (req: Request, text: string): Promise<boolean> => {
+    const fingerprint = identityFreeFingerprint(text);
+    if (!fingerprint) return false;
+    fingerprints.set(req, fingerprint);
+    const reportId = REPORT_ID_TOKEN.exec(fingerprint.reportIdToken)?.[1];
+    const generation = strictDecimal(fingerprint.generationToken);
+    const systemId = req.params.id;
+    if (reportId === undefined || generation === null || typeof systemId !== 'string' || !UUID.test(systemId.toLowerCase())) return false;
+    // Only for a caller who may report for this system (the route refuses the others after the body).
+    const who = principalOf(req.res!);
+    if (!(who.kind === 'admin' || (who.kind === 'host' && who.systemId === systemId.toLowerCase()))) return false;
+    const known = await hashes.recognise(systemId.toLowerCase(), fingerprint.hash);
+    if (!known) return false;
+    recognised.set(req, { ...known, reportId, generation });
+    deps.metrics.inventoryBodiesRecognised.inc();
+    return true;
+  };
+  const inventoryJson = [inflight.middleware(), ...jsonBody(deps.config.inventoryBodyLimitBytes, [TSV], recogniseInventory)];
   const smallJson = jsonBody(deps.config.jsonBodyLimitBytes);
   const parseInventory = bodyParser(INVENTORY_API.report);
   const parseOne = bodyParser(INVENTORY_API.snapshot);
@@ -121,7 +151,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
   }
 
   /** Claim, enqueue, answer. Shared by every way a report arrives. */
-  async function accept(res: Response, job: ReconcilePayload, counts: { datasets: number; snapshots: number; bookmarks: number }, status = 202) {
+  async function accept(res: Response, job: ReconcilePayload, counts: { datasets: number; snapshots: number; bookmarks: number }, status = 202, body?: { fingerprint?: BodyFingerprint; known?: KnownBody }) {
     const meta: ReportMeta = { mode: job.mode, received_at: job.received_at, chunk_count: job.chunk_count, generation: job.generation };
     if (job.generation !== null) {
       const applied = await orUnavailable(registry.appliedGeneration(job.system_id));
@@ -150,7 +180,9 @@ export function inventoryRoutes(deps: ApiDeps): Router {
       throw notFound(`no system ${job.system_id}`);
     }
     let queued = job;
-    if (byReference) {
+    if (byReference && body?.known) {
+      queued = { ...job, datasets: [], ...(body.known.refs.length ? { unchanged: body.known.refs } : {}) };
+    } else if (byReference) {
       const { changed, unchanged } = await hashes.split(job.system_id, job.datasets);
       queued = { ...job, datasets: changed, ...(unchanged.length ? { unchanged } : {}) };
     }
@@ -170,7 +202,10 @@ export function inventoryRoutes(deps: ApiDeps): Router {
       if (err instanceof QueueUnavailableError) throw unavailable(`the queue is unreachable; nothing was accepted, retry later`);
       throw err;
     }
-    if (byReference && claim.outcome === 'new') await hashes.remember(job.system_id, job.generation!, job.complete, job.datasets);
+    if (byReference && claim.outcome === 'new') {
+      const known = body?.known ?? (body?.fingerprint ? DatasetHashes.knownBody(body.fingerprint.hash, job.complete, job.datasets) : undefined);
+      await hashes.remember(job.system_id, job.generation!, job.complete, body?.known ? body.known.refs : job.datasets, known);
+    }
     if (claim.outcome === 'new') deps.metrics.reportsAccepted.inc({ mode: job.mode });
     res.status(status).json({
       report_id: job.report_id,
@@ -184,10 +219,21 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     });
   }
 
-  route(r, INVENTORY_API.report, ...bigJson, async (req, res) => {
+  route(r, INVENTORY_API.report, ...inventoryJson, async (req, res) => {
     const systemId = systemIdParam(req);
     requireSystem(res, systemId);
     const receivedAt = new Date().toISOString();
+    const known = recognised.get(req);
+    if (known) {
+      await requireRegistered(res, systemId);
+      return accept(
+        res,
+        { mode: 'inventory', system_id: systemId, report_id: known.reportId, generation: known.generation, complete: known.complete, chunk_index: 0, chunk_count: 1, body_hash: bodySha256(req), received_at: receivedAt, datasets: [] },
+        { datasets: known.refs.length, snapshots: known.snapshots, bookmarks: known.bookmarks },
+        202,
+        { known },
+      );
+    }
     if (req.is(TSV)) {
       // Every query parameter once, as a plain value: a repeated or nested one is a 400, never
       // read as something else (or replaced by a default).
@@ -226,6 +272,8 @@ export function inventoryRoutes(deps: ApiDeps): Router {
       res,
       { mode: 'inventory', system_id: systemId, report_id: body.report_id, generation: body.generation, complete: body.complete, chunk_index: chunk.index, chunk_count: chunk.count, body_hash: bodySha256(req), received_at: receivedAt, datasets: normalized!.datasets },
       { datasets: normalized!.datasets.length, snapshots: normalized!.snapshots, bookmarks: normalized!.bookmarks },
+      202,
+      { fingerprint: fingerprints.get(req) },
     );
   });
 

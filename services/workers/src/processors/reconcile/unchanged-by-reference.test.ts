@@ -152,3 +152,88 @@ test.serial('a small host\'s report is served before a large host\'s re-report, 
   t.is((await waitForReport(api, small.api_key, 'small-1', 60_000)).status, 'applied');
   t.like(await waitForReport(api, large.api_key, 'large-2', 60_000), { status: 'applied', counts: { added: 1, removed: 0, changed: 0, unchanged: 3_010 } });
 });
+
+/** The API's count of inventory bodies recognised as the system's previous one (not parsed). */
+const recognisedBodies = async () => {
+  const text = await (await fetch(`${api.baseUrl.replace(/\/api\/v1$/, '')}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('zfs_sync_inventory_bodies_recognised_total'));
+  return line ? Number(line.split(' ').pop()) : 0;
+};
+
+test.serial('an inventory re-sent byte for byte under a new report_id and generation is recognised unparsed: queued as references, answered and applied like a parsed one', async (t) => {
+  await startWorkersNow();
+  const sys = await registerSystem(api);
+  const a = syntheticSnapshots(120, { seed: 41 });
+  const b = syntheticSnapshots(30, { seed: 42 });
+  const datasets = [{ pool: 'tank', dataset: 'a', snapshots: a }, { pool: 'tank', dataset: 'b', snapshots: b, receive_resume_token: null }];
+  const first = await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('same-1', 1, datasets) });
+  t.is(first.status, 202, first.text);
+  t.is((await waitForReport(api, sys.api_key, 'same-1')).status, 'applied');
+  await stopWorkers();
+
+  const before = await recognisedBodies();
+  const again = await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('same-2', 2, datasets) });
+  t.is(again.status, 202, again.text);
+  t.is(await recognisedBodies(), before + 1, 'the body was recognised');
+  t.like(again.body, { report_id: 'same-2', status: 'queued', duplicate: false, accepted: { datasets: 2, snapshots: 150, bookmarks: 0 } });
+  const { data } = await queuedPayload(sys.id, 'same-2');
+  t.is(data.generation, 2);
+  t.deepEqual(data.datasets, []);
+  t.deepEqual(data.unchanged?.map((u) => [u.dataset, u.rows, u.receive_resume_token]), [['a', 120, undefined], ['b', 30, null]]);
+
+  // The same request again is an idempotent replay; an older generation is superseded.
+  t.like((await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('same-2', 2, datasets) })).body, { duplicate: true });
+  t.like((await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('same-0', 0, datasets) })).body, { status: 'superseded' });
+  // A report_id the schema refuses is refused as before, naming the field.
+  const bad = await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('not ok', 3, datasets) });
+  t.is(bad.status, 400);
+  t.is(bad.body.field, 'report_id');
+
+  await startWorkersNow();
+  t.like(await waitForReport(api, sys.api_key, 'same-2'), { status: 'applied', counts: { added: 0, removed: 0, changed: 0, unchanged: 150 } });
+  t.is((await stored(sys.id)).length, 150);
+
+  // One snapshot more: not the same body, so it is parsed and the new snapshot applied.
+  const grown = [{ ...datasets[0]!, snapshots: [...a, ...syntheticSnapshots(1, { seed: 41, from: 120 })] }, datasets[1]!];
+  const counted = await recognisedBodies();
+  t.is((await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('same-4', 4, grown) })).status, 202);
+  t.like(await waitForReport(api, sys.api_key, 'same-4'), { status: 'applied', counts: { added: 1, removed: 0, changed: 0, unchanged: 150 } });
+  t.is(await recognisedBodies(), counted);
+  // …and that body, re-sent, is the one recognised now.
+  t.is((await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('same-5', 5, grown) })).status, 202);
+  t.is(await recognisedBodies(), counted + 1);
+  t.like(await waitForReport(api, sys.api_key, 'same-5'), { status: 'applied', counts: { added: 0, removed: 0, changed: 0, unchanged: 151 } });
+});
+
+test.serial('after a batch report changed the system, an identical inventory body is parsed and applied in full (the remembered body is forgotten)', async (t) => {
+  await startWorkersNow();
+  const sys = await registerSystem(api);
+  const datasets = [{ pool: 'tank', dataset: 'data', snapshots: syntheticSnapshots(20, { seed: 51 }) }];
+  t.is((await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('fb-1', 1, datasets) })).status, 202);
+  t.is((await waitForReport(api, sys.api_key, 'fb-1')).status, 'applied');
+  const batch = await api.request('POST', '/snapshots/batch', { key: sys.api_key, body: [{ name: 'extra', pool: 'tank', dataset: 'data', timestamp: 1_700_000_000, system_id: sys.id, guid: '999', createtxg: '1' }] });
+  t.is(batch.status, 202, batch.text);
+  await waitForReport(api, sys.api_key, batch.headers.get('location')!.split('/').pop()!);
+  t.is((await stored(sys.id)).length, 21);
+
+  const before = await recognisedBodies();
+  t.is((await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, body: inventory('fb-2', 2, datasets) })).status, 202);
+  t.is(await recognisedBodies(), before, 'not recognised');
+  t.like(await waitForReport(api, sys.api_key, 'fb-2'), { status: 'applied', counts: { added: 0, removed: 1, changed: 0, unchanged: 20 } });
+  t.is((await stored(sys.id)).length, 20);
+});
+
+test.serial('a body that names report_id twice (once escaped) is read as JSON.parse reads it: the last one counts, and a changed first one is a different body, not a new report', async (t) => {
+  await startWorkersNow();
+  const sys = await registerSystem(api);
+  const snaps = JSON.stringify(syntheticSnapshots(5, { seed: 61 }));
+  const raw = (first: string, generation: number) => `{"report_id":"${first}","generation":${generation},"complete":true,"datasets":[{"pool":"tank","dataset":"d","snapshots":${snaps}}],"report\\u005fid":"esc-x"}`;
+  const one = await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, rawBody: raw('esc-1', 1), headers: { 'content-type': 'application/json' } });
+  t.is(one.status, 202, one.text);
+  t.is(one.body.report_id, 'esc-x');
+  t.is((await waitForReport(api, sys.api_key, 'esc-x')).status, 'applied');
+  const two = await api.request('POST', `/systems/${sys.id}/inventory`, { key: sys.api_key, rawBody: raw('esc-2', 1), headers: { 'content-type': 'application/json' } });
+  t.is(two.status, 409, two.text);
+  t.is(two.body.field, 'report_id');
+  t.is((await api.request('GET', '/reports/esc-2', { key: sys.api_key })).status, 404);
+});
