@@ -16,7 +16,7 @@ import { HttpProblem, badRequest, conflict, forbidden, notFound, unauthorized, u
 import { ReportFieldError, fromZfsList, normalizeInventory, normalizeOriginalSnapshots, type OriginalItemRow } from '../inventory/normalize-report.js';
 import { ReportRegistry, type ReportMeta } from '../inventory/report-registry.js';
 import { DatasetHashes, type KnownBody } from '../inventory/dataset-hashes.js';
-import { identityFreeFingerprint, type BodyFingerprint } from '../inventory/body-fingerprint.js';
+import { identityFreeFingerprint } from '../inventory/body-fingerprint.js';
 import { systemIdParam } from './systems.routes.js';
 
 const TSV = 'text/tab-separated-values';
@@ -109,8 +109,11 @@ export function inventoryRoutes(deps: ApiDeps): Router {
   const inflight = new InflightBytes(deps.config.inflightBodyLimitBytes);
   const bigJson = [inflight.middleware(), ...jsonBody(deps.config.inventoryBodyLimitBytes, [TSV])];
 
-  /** Fingerprints of inventory bodies read as text (body-fingerprint.ts), for the report to remember. */
-  const fingerprints = new WeakMap<Request, BodyFingerprint>();
+  /**
+   * Fingerprints (their hashes) of inventory bodies read as text (body-fingerprint.ts), for the
+   * report to remember. Not the tokens: a slice of the body's text would keep all of it alive.
+   */
+  const fingerprints = new WeakMap<Request, string>();
   /** Inventory bodies recognised as the system's previous one, with their new report_id and generation. */
   const recognised = new WeakMap<Request, KnownBody & { reportId: string; generation: number }>();
   /**
@@ -121,8 +124,10 @@ export function inventoryRoutes(deps: ApiDeps): Router {
   const recogniseInventory = async (req: Request, text: string): Promise<boolean> => {
     const fingerprint = identityFreeFingerprint(text);
     if (!fingerprint) return false;
-    fingerprints.set(req, fingerprint);
-    const reportId = REPORT_ID_TOKEN.exec(fingerprint.reportIdToken)?.[1];
+    fingerprints.set(req, fingerprint.hash);
+    const sliced = REPORT_ID_TOKEN.exec(fingerprint.reportIdToken)?.[1];
+    // A copy of its own (ASCII by the pattern), not a slice that holds the whole body's text.
+    const reportId = sliced === undefined ? undefined : Buffer.from(sliced, 'latin1').toString('latin1');
     const generation = strictDecimal(fingerprint.generationToken);
     const systemId = req.params.id;
     if (reportId === undefined || generation === null || typeof systemId !== 'string' || !UUID.test(systemId.toLowerCase())) return false;
@@ -151,7 +156,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
   }
 
   /** Claim, enqueue, answer. Shared by every way a report arrives. */
-  async function accept(res: Response, job: ReconcilePayload, counts: { datasets: number; snapshots: number; bookmarks: number }, status = 202, body?: { fingerprint?: BodyFingerprint; known?: KnownBody }) {
+  async function accept(res: Response, job: ReconcilePayload, counts: { datasets: number; snapshots: number; bookmarks: number }, status = 202, body?: { fingerprint?: string; known?: KnownBody }) {
     const meta: ReportMeta = { mode: job.mode, received_at: job.received_at, chunk_count: job.chunk_count, generation: job.generation };
     if (job.generation !== null) {
       const applied = await orUnavailable(registry.appliedGeneration(job.system_id));
@@ -203,7 +208,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
       throw err;
     }
     if (byReference && claim.outcome === 'new') {
-      const known = body?.known ?? (body?.fingerprint ? DatasetHashes.knownBody(body.fingerprint.hash, job.complete, job.datasets) : undefined);
+      const known = body?.known ?? (body?.fingerprint ? DatasetHashes.knownBody(body.fingerprint, job.complete, job.datasets) : undefined);
       await hashes.remember(job.system_id, job.generation!, job.complete, body?.known ? body.known.refs : job.datasets, known);
     }
     if (claim.outcome === 'new') deps.metrics.reportsAccepted.inc({ mode: job.mode });
