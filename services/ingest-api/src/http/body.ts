@@ -18,8 +18,9 @@ function hasBody(req: Request): boolean {
  */
 /**
  * Sees a plain JSON body's text before it is parsed; answering true means the route needs no
- * parsed body (it keeps what it needs itself), and req.body stays undefined. A failure is the
- * same as false: the body is parsed.
+ * parsed body (it keeps what it needs itself), and req.body stays undefined. A rejection with an
+ * HttpProblem is the answer (e.g. a 503 when what it needs is unreachable, rather than a second
+ * wait for it later); any other failure is the same as false: the body is parsed.
  */
 export type BeforeParse = (req: Request, text: string) => Promise<boolean>;
 
@@ -106,7 +107,11 @@ function readPlainJson(req: Request, next: NextFunction, beforeParse?: BeforePar
         text = '';
         next();
       },
-      () => parseNow(),
+      (err: unknown) => {
+        if (!(err instanceof HttpProblem)) return parseNow();
+        text = '';
+        next(err);
+      },
     );
   };
   const onData = (chunk: Buffer) => {

@@ -112,8 +112,13 @@ export class DatasetHashes {
     const key = datasetHashesKey(this.prefix, systemId);
     const raw = await this.redis.hget(key, BODY_FIELD);
     if (!raw) return null;
-    const known = JSON.parse(raw) as KnownBody;
-    if (known.fingerprint !== fingerprint) return null;
+    let known: KnownBody;
+    try {
+      known = JSON.parse(raw) as KnownBody;
+    } catch {
+      return null;
+    }
+    if (known.fingerprint !== fingerprint || !Array.isArray(known.refs)) return null;
     if (known.refs.length > 0) {
       const current = await this.redis.hmget(key, ...known.refs.map(fieldOf));
       if (known.refs.some((r, i) => current[i] !== r.hash)) return null;

@@ -134,7 +134,9 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     // Only for a caller who may report for this system (the route refuses the others after the body).
     const who = principalOf(req.res!);
     if (!(who.kind === 'admin' || (who.kind === 'host' && who.systemId === systemId.toLowerCase()))) return false;
-    const known = await hashes.recognise(systemId.toLowerCase(), fingerprint.hash);
+    // Redis unreachable: the report could not be accepted anyway (claiming it needs Redis), so
+    // the 503 comes now instead of after a second command timeout.
+    const known = await orUnavailable(hashes.recognise(systemId.toLowerCase(), fingerprint.hash));
     if (!known) return false;
     recognised.set(req, { ...known, reportId, generation });
     deps.metrics.inventoryBodiesRecognised.inc();
