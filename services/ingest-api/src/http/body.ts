@@ -9,14 +9,6 @@ function hasBody(req: Request): boolean {
 }
 
 /**
- * A JSON body parser with a per-route limit that refuses other content types (415) instead of
- * silently ignoring them. An empty body is allowed and reads as `undefined`.
- *
- * What hosts send — UTF-8 JSON with a Content-Length, not compressed — is read by
- * `readPlainJson` as it arrives; anything else (compressed, chunked, another charset) by
- * body-parser. Both give the same body, the same SHA-256 and the same errors.
- */
-/**
  * Sees a plain JSON body's text before it is parsed; answering true means the route needs no
  * parsed body (it keeps what it needs itself), and req.body stays undefined. A rejection with an
  * HttpProblem is the answer (e.g. a 503 when what it needs is unreachable, rather than a second
@@ -24,6 +16,14 @@ function hasBody(req: Request): boolean {
  */
 export type BeforeParse = (req: Request, text: string) => Promise<boolean>;
 
+/**
+ * A JSON body parser with a per-route limit that refuses other content types (415) instead of
+ * silently ignoring them. An empty body is allowed and reads as `undefined`.
+ *
+ * What hosts send — UTF-8 JSON with a Content-Length, not compressed — is read by
+ * `readPlainJson` as it arrives; anything else (compressed, chunked, another charset) by
+ * body-parser. Both give the same body, the same SHA-256 and the same errors.
+ */
 export function jsonBody(limitBytes: number, acceptedTypes: string[] = [], beforeParse?: BeforeParse): RequestHandler[] {
   // The raw body's SHA-256 is the report idempotency fingerprint: hashing the bytes as they
   // arrive is far cheaper than re-serialising a parsed 10,000-snapshot body.
@@ -89,29 +89,24 @@ function readPlainJson(req: Request, next: NextFunction, beforeParse?: BeforePar
     text += decoder.end();
     const r = req as ParsedRequest;
     r.bodySha256 = hash.digest('hex');
+    // The listeners of this request keep this scope until it closes: the text need not wait.
+    const release = (e?: unknown) => {
+      text = '';
+      next(e);
+    };
     const parseNow = () => {
       try {
         r.body = parseStrictJson(text);
       } catch (e) {
-        return next(e);
+        return release(e);
       }
       r.bodyMayHaveBadText = hasTextEscape((s, from) => text.indexOf(s, from), (i) => text.charCodeAt(i));
-      // The listeners of this request keep this scope until it closes: the text need not wait.
-      text = '';
-      next();
+      release();
     };
     if (!beforeParse) return parseNow();
     beforeParse(req, text).then(
-      (skip) => {
-        if (!skip) return parseNow();
-        text = '';
-        next();
-      },
-      (err: unknown) => {
-        if (!(err instanceof HttpProblem)) return parseNow();
-        text = '';
-        next(err);
-      },
+      (skip) => (skip ? release() : parseNow()),
+      (e: unknown) => (e instanceof HttpProblem ? release(e) : parseNow()),
     );
   };
   const onData = (chunk: Buffer) => {

@@ -39,6 +39,15 @@ export interface KnownBody {
 
 const fieldOf = (d: { pool: string; dataset: string }) => `${d.pool}\u0000${d.dataset}`;
 
+/** A hashed dataset as a reference; an explicit null token (no receive in progress) travels with it. */
+const referenceTo = (d: ReconcileDataset): UnchangedDatasetRef => ({
+  pool: d.pool,
+  dataset: d.dataset,
+  hash: d.hash!,
+  rows: d.snapshots.length + d.bookmarks.length,
+  ...(d.receive_resume_token === null ? { receive_resume_token: null } : {}),
+});
+
 /**
  * Most of a re-sent inventory is what the host sent last time. The API hashes each dataset as it
  * accepts the report and compares the hash with the newest inventory it accepted for the system
@@ -69,7 +78,7 @@ export class DatasetHashes {
       // A resume token in the report is sent with its rows (a token is news); an explicit null
       // (no receive in progress) travels with the reference.
       if (known[i] === d.hash && !d.receive_resume_token) {
-        unchanged.push({ pool: d.pool, dataset: d.dataset, hash: d.hash!, rows: d.snapshots.length + d.bookmarks.length, ...(d.receive_resume_token === null ? { receive_resume_token: null } : {}) });
+        unchanged.push(referenceTo(d));
       } else changed.push(d);
     });
     return { changed, unchanged };
@@ -99,7 +108,7 @@ export class DatasetHashes {
       if (!d.hash || (d.receive_resume_token !== undefined && d.receive_resume_token !== null)) return undefined;
       snapshots += d.snapshots.length;
       bookmarks += d.bookmarks.length;
-      refs.push({ pool: d.pool, dataset: d.dataset, hash: d.hash, rows: d.snapshots.length + d.bookmarks.length, ...(d.receive_resume_token === null ? { receive_resume_token: null } : {}) });
+      refs.push(referenceTo(d));
     }
     return { fingerprint, complete, snapshots, bookmarks, refs };
   }

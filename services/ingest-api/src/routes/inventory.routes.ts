@@ -129,14 +129,18 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     // A copy of its own (ASCII by the pattern), not a slice that holds the whole body's text.
     const reportId = sliced === undefined ? undefined : Buffer.from(sliced, 'latin1').toString('latin1');
     const generation = strictDecimal(fingerprint.generationToken);
-    const systemId = req.params.id;
-    if (reportId === undefined || generation === null || typeof systemId !== 'string' || !UUID.test(systemId.toLowerCase())) return false;
-    // Only for a caller who may report for this system (the route refuses the others after the body).
-    const who = principalOf(req.res!);
-    if (!(who.kind === 'admin' || (who.kind === 'host' && who.systemId === systemId.toLowerCase()))) return false;
+    if (reportId === undefined || generation === null) return false;
+    // Only for a caller who may report for this system; the route answers the others (after the body, as before).
+    let systemId: string;
+    try {
+      systemId = systemIdParam(req);
+      requireSystem(req.res!, systemId);
+    } catch {
+      return false;
+    }
     // Redis unreachable: the report could not be accepted anyway (claiming it needs Redis), so
     // the 503 comes now instead of after a second command timeout.
-    const known = await orUnavailable(hashes.recognise(systemId.toLowerCase(), fingerprint.hash));
+    const known = await orUnavailable(hashes.recognise(systemId, fingerprint.hash));
     if (!known) return false;
     recognised.set(req, { ...known, reportId, generation });
     deps.metrics.inventoryBodiesRecognised.inc();
@@ -158,7 +162,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
   }
 
   /** Claim, enqueue, answer. Shared by every way a report arrives. */
-  async function accept(res: Response, job: ReconcilePayload, counts: { datasets: number; snapshots: number; bookmarks: number }, status = 202, body?: { fingerprint?: string; known?: KnownBody }) {
+  async function accept(res: Response, job: ReconcilePayload, counts: { datasets: number; snapshots: number; bookmarks: number }, body?: { fingerprint?: string; known?: KnownBody }) {
     const meta: ReportMeta = { mode: job.mode, received_at: job.received_at, chunk_count: job.chunk_count, generation: job.generation };
     if (job.generation !== null) {
       const applied = await orUnavailable(registry.appliedGeneration(job.system_id));
@@ -214,7 +218,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
       await hashes.remember(job.system_id, job.generation!, job.complete, body?.known ? body.known.refs : job.datasets, known);
     }
     if (claim.outcome === 'new') deps.metrics.reportsAccepted.inc({ mode: job.mode });
-    res.status(status).json({
+    res.status(202).json({
       report_id: job.report_id,
       system_id: job.system_id,
       status: 'queued',
@@ -237,7 +241,6 @@ export function inventoryRoutes(deps: ApiDeps): Router {
         res,
         { mode: 'inventory', system_id: systemId, report_id: known.reportId, generation: known.generation, complete: known.complete, chunk_index: 0, chunk_count: 1, body_hash: bodySha256(req), received_at: receivedAt, datasets: [] },
         { datasets: known.refs.length, snapshots: known.snapshots, bookmarks: known.bookmarks },
-        202,
         { known },
       );
     }
@@ -279,7 +282,6 @@ export function inventoryRoutes(deps: ApiDeps): Router {
       res,
       { mode: 'inventory', system_id: systemId, report_id: body.report_id, generation: body.generation, complete: body.complete, chunk_index: chunk.index, chunk_count: chunk.count, body_hash: bodySha256(req), received_at: receivedAt, datasets: normalized!.datasets },
       { datasets: normalized!.datasets.length, snapshots: normalized!.snapshots, bookmarks: normalized!.bookmarks },
-      202,
       { fingerprint: fingerprints.get(req) },
     );
   });
